@@ -1,0 +1,73 @@
+"""The chapter registry: one list read by the table of contents, the CLI and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+
+PARTS = {
+    "0": "Part 0. Foundations",
+    "I": "Part I. Transformers and their spiking descendants",
+    "II": "Part II. Training spiking networks efficiently",
+    "III": "Part III. Sequences and language",
+    "IV": "Part IV. Time, delays and prediction",
+    "V": "Part V. Neuromorphic hardware",
+    "VI": "Part VI. Events, points and generation",
+    "VII": "Part VII. Efficient transformers beyond spikes",
+}
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter: ``id`` (e.g. "F2"), ``slug``, ``part`` (a key of PARTS), ``title``, the
+    ``paper`` it follows, its ``notebook`` under ``book/``, the measured ``quick_seconds`` of a
+    quick run on 2 CPU cores, and the datasets it reads."""
+
+    id: str
+    slug: str
+    part: str
+    title: str
+    paper: str
+    notebook: str
+    quick_seconds: int
+    data: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> Path:
+        return BOOK / self.notebook
+
+
+CHAPTERS = [
+    Chapter("F1", "lif-neuron", "0", "The leaky integrate-and-fire neuron",
+            "Lapicque 1907; Gerstner et al., Neuronal Dynamics (2014), ch. 1",
+            "part0/f1_lif_neuron.ipynb", 12),
+    Chapter("F2", "surrogate-gradients", "0", "Learning with surrogate gradients",
+            "Neftci, Mostafa & Zenke, Surrogate Gradient Learning in SNNs (2019), arXiv:1901.09948",
+            "part0/f2_surrogate_gradients.ipynb", 40, ("digits",)),
+    Chapter("F3", "encoding-energy", "0", "Spike encodings, sparsity and energy",
+            "Horowitz, Computing's energy problem (ISSCC 2014); Orchard et al., N-MNIST (2015)",
+            "part0/f3_encoding_energy.ipynb", 30, ("digits", "nmnist_small")),
+]
+
+
+def find(key: str) -> Chapter:
+    """A chapter by id (``F2``, case-insensitive) or slug (``surrogate-gradients``)."""
+    for ch in CHAPTERS:
+        if key.lower() in (ch.id.lower(), ch.slug):
+            return ch
+    known = ", ".join(f"{c.id} ({c.slug})" for c in CHAPTERS)
+    raise KeyError(f"no chapter {key!r}; chapters: {known}")
+
+
+def toc() -> str:
+    """The Jupyter Book ``_toc.yml`` for the registered chapters, grouped by part."""
+    lines = ["# Written by `snnkit toc` from snnkit/chapters.py; do not edit by hand.",
+             "format: jb-book", "root: intro", "parts:"]
+    for key, caption in PARTS.items():
+        chapters = [c for c in CHAPTERS if c.part == key]
+        if chapters:
+            lines += [f"  - caption: \"{caption}\"", "    chapters:"]
+            lines += [f"      - file: {Path(c.notebook).with_suffix('')}" for c in chapters]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,128 @@
+"""``snnkit``: list and run the book's chapters, manage data, write the table of contents.
+
+    snnkit list
+    snnkit run CHAPTER [-p NAME VALUE]... [--out DIR]
+    snnkit data list | verify [NAME...] | fetch NAME... [--root DIR]
+    snnkit toc [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import chapters
+
+
+def _list(_args) -> int:
+    print(f"{'id':<4} {'part':<4} {'quick':>6}  {'slug':<22} title — paper")
+    for c in chapters.CHAPTERS:
+        print(f"{c.id:<4} {c.part:<4} {c.quick_seconds:>5}s  {c.slug:<22} {c.title} — {c.paper}")
+    return 0
+
+
+def _parse_value(text: str):
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def _run(args) -> int:
+    import papermill as pm
+
+    try:
+        ch = chapters.find(args.chapter)
+    except KeyError as err:
+        print(f"snnkit run: {err.args[0]}", file=sys.stderr)
+        return 2
+    declared = pm.inspect_notebook(str(ch.path))
+    params = {}
+    for name, value in args.param:
+        if name not in declared:
+            print(f"snnkit run: {ch.id} has no parameter {name!r}; its parameters: "
+                  f"{', '.join(declared)}", file=sys.stderr)
+            return 2
+        params[name] = _parse_value(value)
+    out = Path(args.out or Path("runs") / ch.slug).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    params["out_dir"] = str(out)
+    executed = out / ch.path.name
+    try:
+        pm.execute_notebook(str(ch.path), str(executed), parameters=params, cwd=str(ch.path.parent),
+                            progress_bar=False, log_output=args.verbose)
+    except pm.PapermillExecutionError as err:
+        print(f"snnkit run: {ch.id} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+              f"executed notebook: {executed}", file=sys.stderr)
+        return 1
+    metrics = out / "metrics.json"
+    print(f"executed notebook: {executed}\nmetrics: {metrics}")
+    if metrics.is_file():
+        checks = json.loads(metrics.read_text()).get("checks", {})
+        for name, c in checks.items():
+            print(f"  [{'PASS' if c['passed'] else 'FAIL'}] {name}: {c['detail']}")
+    return 0
+
+
+def _data(args) -> int:
+    from . import data
+
+    if args.action == "list":
+        for d in data.REGISTRY.values():
+            where = f"{d.folder}/ under the data root" if d.folder else "ships with a package"
+            print(f"{d.name:<16} {d.description}\n{'':<16} source: {d.source}; licence: "
+                  f"{d.licence}; {where}")
+        print(f"data root: {data.data_root(args.root)}")
+        return 0
+    names = args.names or [n for n, d in data.REGISTRY.items() if d.folder]
+    for name in names:
+        try:
+            folder = (data.fetch if args.action == "fetch" else data.verify)(name, args.root)
+        except (data.DataError, ValueError, OSError) as err:
+            print(f"snnkit data {args.action}: {err}", file=sys.stderr)
+            return 1
+        print(f"{name}: ok ({folder})")
+    return 0
+
+
+def _toc(args) -> int:
+    path = chapters.BOOK / "_toc.yml"
+    text = chapters.toc()
+    if args.check:
+        if not path.is_file() or path.read_text() != text:
+            print(f"{path} is out of date: run `snnkit toc`", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(text)
+    print(f"wrote {path}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="snnkit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="chapters, parts, papers and quick-mode times").set_defaults(
+        func=_list)
+    run = sub.add_parser("run", help="execute a chapter headless with papermill")
+    run.add_argument("chapter", help="chapter id (F2) or slug (surrogate-gradients)")
+    run.add_argument("-p", "--param", nargs=2, action="append", default=[],
+                     metavar=("NAME", "VALUE"), help="override a parameter (YAML value)")
+    run.add_argument("--out", help="output folder (default runs/SLUG)")
+    run.add_argument("-v", "--verbose", action="store_true", help="stream the cells' output")
+    run.set_defaults(func=_run)
+    dat = sub.add_parser("data", help="list, verify or fetch the datasets")
+    dat.add_argument("action", choices=["list", "verify", "fetch"])
+    dat.add_argument("names", nargs="*")
+    dat.add_argument("--root", help="data root (default $SNNKIT_DATA, then ~/.cache/snnkit/data)")
+    dat.set_defaults(func=_data)
+    toc = sub.add_parser("toc", help="write book/_toc.yml from the chapter registry")
+    toc.add_argument("--check", action="store_true", help="fail if _toc.yml is out of date")
+    toc.set_defaults(func=_toc)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""N-MNIST event recordings: a parser of the original binary format and the small subset."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .registry import verify
+
+SENSOR = (34, 34)  # (width, height) of the ATIS sensor crop, pixels
+
+
+def read_nmnist(path) -> torch.Tensor:
+    """Parse one N-MNIST ``.bin``/``.bs2`` file: 5 bytes per event, big-endian bit fields
+    ``x`` (8 bits), ``y`` (8), polarity (1), timestamp (23, microseconds).
+
+    Returns ``[E, 4]`` int64 rows ``(x, y, polarity, t_us)`` in recording order.
+    """
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size % 5:
+        raise ValueError(f"{path}: {raw.size} bytes is not a whole number of 5-byte events")
+    raw = raw.reshape(-1, 5).astype(np.int64)
+    x, y = raw[:, 0], raw[:, 1]
+    polarity = raw[:, 2] >> 7
+    t = ((raw[:, 2] & 0x7F) << 16) | (raw[:, 3] << 8) | raw[:, 4]
+    return torch.from_numpy(np.stack([x, y, polarity, t], axis=1))
+
+
+def load_nmnist_small(split: str = "train", root=None):
+    """The N-MNIST subset: 1,000 training and 100 test recordings (``split``).
+
+    Returns ``(events, labels)``: a list of ``[E, 4]`` event tensors (see :func:`read_nmnist`)
+    and a LongTensor of digit labels. Turn events into frames with
+    :func:`snnkit.encoding.events_to_frames` (``size=SENSOR``).
+    """
+    lists = {"train": "train1K.txt", "test": "test100.txt"}
+    if split not in lists:
+        raise ValueError(f"split must be one of {list(lists)}, got {split!r}")
+    folder = verify("nmnist_small", root)
+    events, labels = [], []
+    for line in (folder / lists[split]).read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        sample, label = line.split()
+        events.append(read_nmnist(folder / f"{sample}.bs2"))
+        labels.append(int(label))
+    return events, torch.tensor(labels)

@@ -1,0 +1,16 @@
+"""Pure functions: neuron updates (single and fused multi-step) and surrogate gradients."""
+
+from .lif import RESETS, lif_sequence, lif_sequence_reference, lif_step
+from .surrogate import ATan, FastSigmoid, StraightThrough, Surrogate, Triangle
+
+__all__ = [
+    "RESETS",
+    "ATan",
+    "FastSigmoid",
+    "StraightThrough",
+    "Surrogate",
+    "Triangle",
+    "lif_sequence",
+    "lif_sequence_reference",
+    "lif_step",
+]

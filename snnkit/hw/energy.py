@@ -1,0 +1,196 @@
+"""One energy model for the whole book: count operations, then price them.
+
+Counting (:func:`count_ops`) runs a model once with forward hooks on its synaptic layers
+(``nn.Linear``, ``nn.Conv1d``, ``nn.Conv2d``) and its spiking neurons. A synaptic layer whose input
+is binary (spikes) does one accumulate (AC) per input spike and fan-out, so
+``ACs = dense MACs x input firing rate`` (exact for linear layers; for convolutions it neglects
+padding borders); any other input costs the dense multiply-accumulates (MACs).
+Memory accesses per layer call are counted in words: every weight read once, every input element
+read (for spike input only the spikes, as an address-event system reads them), every output
+element written.
+
+Pricing (:class:`EnergyTable`): per-operation energies in picojoules at 45 nm, from
+M. Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, the table
+that spiking-network papers cite (Spikformer, Spike-driven Transformer, SEW-ResNet ...):
+32-bit float add 0.9 pJ, multiply 3.7 pJ (so MAC 4.6 pJ); 16-bit float add 0.4, multiply 1.1;
+32-bit integer add 0.1, multiply 3.1; 8-bit integer add 0.03, multiply 0.2; an 8 kB SRAM read of
+64 bits 10 pJ (so 10 x bits/64 pJ per word). Integer widths between the table's rows scale the
+8-bit figures: adds linearly and multiplies quadratically with the bit width. Neuron state updates
+are counted (``neuron_updates``) but not priced, as in the papers above.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+_HOROWITZ_45NM = {  # (add pJ, multiply pJ)
+    ("float", 32): (0.9, 3.7),
+    ("float", 16): (0.4, 1.1),
+    ("int", 32): (0.1, 3.1),
+    ("int", 8): (0.03, 0.2),
+}
+SRAM_PJ_PER_64_BITS = 10.0
+
+
+@dataclass(frozen=True)
+class EnergyTable:
+    """Energy per operation (pJ) for one arithmetic: ``ac`` = add, ``mac`` = multiply + add,
+    ``mem`` = one word read from an 8 kB SRAM."""
+
+    kind: str = "float"
+    bits: int = 32
+
+    def _add_mul(self) -> tuple[float, float]:
+        if (self.kind, self.bits) in _HOROWITZ_45NM:
+            return _HOROWITZ_45NM[(self.kind, self.bits)]
+        if self.kind != "int" or not 1 <= self.bits <= 64:
+            raise ValueError(f"no energy figures for {self.kind}{self.bits}: use float32, "
+                             "float16 or int1..int64")
+        add8, mul8 = _HOROWITZ_45NM[("int", 8)]
+        return add8 * self.bits / 8, mul8 * (self.bits / 8) ** 2
+
+    @property
+    def ac(self) -> float:
+        return self._add_mul()[0]
+
+    @property
+    def mac(self) -> float:
+        return sum(self._add_mul())
+
+    @property
+    def mem(self) -> float:
+        return SRAM_PJ_PER_64_BITS * self.bits / 64
+
+
+@dataclass
+class LayerCost:
+    """Counts for one layer, summed over all its calls in one forward pass, divided by
+    ``samples``. ``rate`` is the fraction of non-zero inputs for a synaptic layer (1.0 for
+    dense input) and the firing rate for neurons."""
+
+    name: str
+    kind: str
+    params: int = 0
+    macs: float = 0.0
+    acs: float = 0.0
+    mem_accesses: float = 0.0
+    spikes: float = 0.0
+    neuron_updates: float = 0.0
+    rate: float = 1.0
+    _nonzero: float = field(default=0.0, repr=False)
+    _inputs: float = field(default=0.0, repr=False)
+
+    def energy_pj(self, table: EnergyTable) -> float:
+        return self.macs * table.mac + self.acs * table.ac + self.mem_accesses * table.mem
+
+
+@dataclass
+class CostReport:
+    """Per-layer counts of one forward pass, per sample, priced with ``table``."""
+
+    layers: list[LayerCost]
+    table: EnergyTable
+
+    def total(self, key: str) -> float:
+        return sum(getattr(layer, key) for layer in self.layers)
+
+    @property
+    def energy_pj(self) -> float:
+        return sum(layer.energy_pj(self.table) for layer in self.layers)
+
+    def to_dict(self) -> dict:
+        keys = ("params", "macs", "acs", "mem_accesses", "spikes", "neuron_updates")
+        return {"table": asdict(self.table), "energy_pj": self.energy_pj,
+                **{k: self.total(k) for k in keys},
+                "layers": [{k: v for k, v in asdict(layer).items() if not k.startswith("_")}
+                           for layer in self.layers]}
+
+    def __str__(self) -> str:
+        head = (f"{'layer':<18}{'kind':<8}{'params':>9}{'MACs':>12}{'ACs':>12}{'rate':>9}"
+                f"{'spikes':>10}{'mem':>11}{'energy nJ':>11}")
+        rows = [head, "-" * len(head)]
+        for c in self.layers:
+            rows.append(f"{c.name[:17]:<18}{c.kind:<8}{c.params:>9,}{c.macs:>12,.0f}"
+                        f"{c.acs:>12,.0f}{c.rate:>9.3f}{c.spikes:>10,.0f}"
+                        f"{c.mem_accesses:>11,.0f}{c.energy_pj(self.table) / 1e3:>11.3f}")
+        rows.append(f"total: {self.energy_pj / 1e3:.3f} nJ per sample "
+                    f"({self.table.kind}{self.table.bits}, 45 nm, Horowitz 2014)")
+        return "\n".join(rows)
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{self}</pre>"
+
+
+def _is_binary(x: torch.Tensor) -> bool:
+    return bool(((x == 0) | (x == 1)).all())
+
+
+def _dense_macs(module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    if isinstance(module, nn.Linear):
+        return x.numel() / module.in_features * module.in_features * module.out_features
+    # convolution: every output element sums (in_channels / groups) x kernel elements
+    per_output = module.in_channels // module.groups * torch.tensor(module.kernel_size).prod()
+    return float(y.numel() * per_output)
+
+
+def count_ops(model: nn.Module, *inputs, samples: int, table: EnergyTable | None = None
+              ) -> CostReport:
+    """Run ``model(*inputs)`` once without gradients and count its operations per sample.
+
+    ``samples``: how many samples the inputs hold (the batch size; time steps are summed).
+    Layers are reported in call order; neurons are any module with ``threshold`` and ``surrogate``
+    attributes (snnkit's LIF family), whose first output is taken as spikes.
+    """
+    from ..neurons import LIF
+
+    table = table or EnergyTable()
+    costs: dict[str, LayerCost] = {}
+    hooks = []
+
+    def synapse_hook(name):
+        def hook(module, args, y):
+            x = args[0]
+            c = costs.setdefault(name, LayerCost(name, type(module).__name__.lower(),
+                                                 sum(p.numel() for p in module.parameters())))
+            dense = _dense_macs(module, x, y)
+            nonzero = float((x != 0).sum())
+            c._nonzero += nonzero
+            c._inputs += x.numel()
+            if _is_binary(x):
+                c.acs += dense * nonzero / x.numel()
+                c.mem_accesses += c.params + nonzero + y.numel()
+            else:
+                c.macs += dense
+                c.mem_accesses += c.params + x.numel() + y.numel()
+        return hook
+
+    def neuron_hook(name):
+        def hook(module, args, out):
+            spikes = out[0] if isinstance(out, tuple) else out
+            c = costs.setdefault(name, LayerCost(name, "neuron"))
+            c.spikes += float(spikes.sum())
+            c.neuron_updates += spikes.numel()
+            c._nonzero += float(spikes.sum())
+            c._inputs += spikes.numel()
+        return hook
+
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            hooks.append(module.register_forward_hook(synapse_hook(name)))
+        elif isinstance(module, LIF):
+            hooks.append(module.register_forward_hook(neuron_hook(name)))
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        for h in hooks:
+            h.remove()
+    layers = list(costs.values())
+    for c in layers:
+        for key in ("macs", "acs", "mem_accesses", "spikes", "neuron_updates"):
+            setattr(c, key, getattr(c, key) / samples)
+        c.rate = c._nonzero / c._inputs if c._inputs else 0.0
+    return CostReport(layers, table)

@@ -1,0 +1,53 @@
+"""Plots and explorers: spike rasters, membrane traces, slider explorers."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import torch
+
+
+def raster(spikes: torch.Tensor, ax=None, title: str | None = None, dt: float = 1.0):
+    """Dot raster of ``spikes`` ``[T, N]`` (time steps x neurons); ``dt`` is the step length."""
+    ax = ax or plt.subplots(figsize=(6, 2.5))[1]
+    t, n = torch.nonzero(torch.as_tensor(spikes).detach().cpu(), as_tuple=True)
+    ax.scatter(t.numpy() * dt, n.numpy(), s=4, c="k", marker="|")
+    ax.set(xlabel="time step" if dt == 1.0 else "time", ylabel="neuron", title=title)
+    ax.set_xlim(-0.5 * dt, spikes.shape[0] * dt)
+    return ax
+
+
+def trace(mem: torch.Tensor, spikes: torch.Tensor | None = None, threshold: float | None = None,
+          ax=None, title: str | None = None, label: str = "membrane"):
+    """Membrane trace ``[T]`` with the threshold line and spike times marked."""
+    ax = ax or plt.subplots(figsize=(6, 2.5))[1]
+    mem = torch.as_tensor(mem).detach().cpu()
+    ax.plot(mem.numpy(), lw=1.2, label=label)
+    if threshold is not None:
+        ax.axhline(threshold, color="tab:red", ls="--", lw=1, label="threshold")
+    if spikes is not None:
+        times = torch.nonzero(torch.as_tensor(spikes).detach().cpu()).flatten().numpy()
+        ax.vlines(times, mem.min().item(), mem.max().item(), colors="k", alpha=0.25, lw=1)
+    ax.set(xlabel="time step", ylabel="membrane", title=title)
+    ax.legend(loc="upper right", fontsize=8)
+    return ax
+
+
+def explore(plot, **sliders):
+    """An explorer: ``plot(**values)`` draws one figure; ``sliders`` map each argument to an
+    ipywidgets slider (or a ``(min, max, step, default)`` tuple for a float slider).
+
+    Draws a static figure at the defaults first, so headless runs and the HTML book show it,
+    then returns the live ``ipywidgets.interactive`` explorer for JupyterLab.
+    """
+    import ipywidgets as widgets
+
+    controls = {}
+    for name, spec in sliders.items():
+        if isinstance(spec, tuple):
+            lo, hi, step, value = spec
+            spec = widgets.FloatSlider(value=value, min=lo, max=hi, step=step,
+                                       description=name, continuous_update=False)
+        controls[name] = spec
+    plot(**{name: w.value for name, w in controls.items()})
+    plt.show()
+    return widgets.interactive(plot, **controls)
