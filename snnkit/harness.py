@@ -71,7 +71,11 @@ class Run:
                 f"device={self.device}, {knobs})")
 
 
-def _validate(name, value, default):
+def _validate(name, value, default, choices=None):
+    if choices is not None:
+        if value not in choices:
+            raise ValueError(f"parameter {name!r} must be one of {tuple(choices)}, got {value!r}")
+        return value
     if isinstance(default, bool) or not isinstance(default, (int, float)):
         if not isinstance(value, type(default)):
             raise ValueError(f"parameter {name!r} must be a {type(default).__name__}, "
@@ -87,11 +91,13 @@ def _validate(name, value, default):
 
 
 def setup(chapter: str, *, mode="quick", seed=0, device="auto", data_root=None, out_dir=None,
-          presets: dict[str, dict], overrides: dict | None = None) -> Run:
+          presets: dict[str, dict], overrides: dict | None = None,
+          choices: dict[str, tuple] | None = None) -> Run:
     """Resolve a chapter's parameters.
 
     ``presets`` maps each mode to its knobs (``{"quick": {"epochs": 3}, "full": {"epochs": 30}}``);
     ``overrides`` holds the parameters cell's knobs, ``None`` meaning "from the preset".
+    ``choices`` lists the allowed values of a knob that takes one of a few (e.g. a dataset name).
     Bad values raise ``ValueError`` naming the parameter and what it accepts. Quick mode uses one
     torch thread (small models on busy cores run far faster so).
     """
@@ -114,7 +120,7 @@ def setup(chapter: str, *, mode="quick", seed=0, device="auto", data_root=None, 
         if name not in knobs:
             raise ValueError(f"parameter {name!r} is not a knob of {ch.id}; knobs: {list(knobs)}")
         if value is not None:
-            knobs[name] = _validate(name, value, knobs[name])
+            knobs[name] = _validate(name, value, knobs[name], (choices or {}).get(name))
     set_threads(1 if mode == "quick" else None)
     out = Path(out_dir) if out_dir is not None else Path("outputs") / ch.slug
     return Run(ch, mode, seed, dev, data_root, out, knobs)

@@ -104,12 +104,23 @@ class StraightThrough(Surrogate):
         return torch.lt(v.abs_(), self.width / 2, out=v)
 
 
-SURROGATES = {cls.name: cls for cls in (ATan, FastSigmoid, Triangle, StraightThrough)}
+@dataclass(frozen=True)
+class Heaviside(Surrogate):
+    """No surrogate: the step's true derivative, zero wherever it is defined. Training with it
+    gets no gradient at all; it is here to show why surrogates exist."""
+
+    name = "heaviside"
+
+    def derivative_(self, v):
+        return v.zero_()
+
+
+SURROGATES = {cls.name: cls for cls in (ATan, FastSigmoid, Triangle, StraightThrough, Heaviside)}
 
 
 def get(name_or_obj: str | Surrogate | None) -> Surrogate:
     """A surrogate from its name (``"atan"``, ``"fast_sigmoid"``, ``"triangle"``,
-    ``"straight_through"``) with its default width, or the object itself."""
+    ``"straight_through"``, ``"heaviside"``) with its default width, or the object itself."""
     if name_or_obj is None:
         return ATan()
     if isinstance(name_or_obj, Surrogate):

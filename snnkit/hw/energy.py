@@ -99,11 +99,18 @@ class CostReport:
 
     @property
     def energy_pj(self) -> float:
+        """Total energy per sample (pJ): operations and memory accesses."""
         return sum(layer.energy_pj(self.table) for layer in self.layers)
+
+    @property
+    def compute_pj(self) -> float:
+        """Energy of the arithmetic alone (pJ per sample): MACs and ACs, no memory."""
+        return self.total("macs") * self.table.mac + self.total("acs") * self.table.ac
 
     def to_dict(self) -> dict:
         keys = ("params", "macs", "acs", "mem_accesses", "spikes", "neuron_updates")
         return {"table": asdict(self.table), "energy_pj": self.energy_pj,
+                "compute_pj": self.compute_pj,
                 **{k: self.total(k) for k in keys},
                 "layers": [{k: v for k, v in asdict(layer).items() if not k.startswith("_")}
                            for layer in self.layers]}
