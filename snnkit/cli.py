@@ -4,6 +4,7 @@
     snnkit run CHAPTER [-p NAME VALUE]... [--out DIR]
     snnkit data list | verify [NAME...] | fetch NAME... [--root DIR]
     snnkit toc [--check]
+    snnkit book [--executed DIR]
 """
 
 from __future__ import annotations
@@ -99,6 +100,35 @@ def _toc(args) -> int:
     return 0
 
 
+def _book(args) -> int:
+    """Build the HTML book. With ``--executed DIR``, stage a copy of book/ whose notebooks are the
+    executed ones in DIR (named like the sources) and build it without executing again."""
+    import shutil
+    import subprocess
+
+    source = chapters.BOOK
+    if args.executed:
+        executed = Path(args.executed)
+        missing = [c.id for c in chapters.CHAPTERS if not (executed / c.path.name).is_file()]
+        if missing:
+            print(f"snnkit book: no executed notebook in {executed} for {missing}",
+                  file=sys.stderr)
+            return 1
+        source = Path("build") / "book"
+        shutil.rmtree(source, ignore_errors=True)
+        shutil.copytree(chapters.BOOK, source, ignore=shutil.ignore_patterns("_build"))
+        for c in chapters.CHAPTERS:
+            shutil.copy(executed / c.path.name, source / c.notebook)
+        config = source / "_config.yml"
+        config.write_text(config.read_text().replace("execute_notebooks: cache",
+                                                     "execute_notebooks: \"off\""))
+    done = subprocess.run(["jupyter-book", "build", "--all", "-W", "-n", "--keep-going",
+                           str(source)])
+    if done.returncode == 0:
+        print(f"book: {(source / '_build' / 'html' / 'index.html').resolve()}")
+    return done.returncode
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="snnkit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,6 +150,9 @@ def main(argv=None) -> int:
     toc = sub.add_parser("toc", help="write book/_toc.yml from the chapter registry")
     toc.add_argument("--check", action="store_true", help="fail if _toc.yml is out of date")
     toc.set_defaults(func=_toc)
+    book = sub.add_parser("book", help="build the HTML book with Jupyter Book")
+    book.add_argument("--executed", help="reuse executed notebooks from this folder")
+    book.set_defaults(func=_book)
     args = parser.parse_args(argv)
     return args.func(args)
 
