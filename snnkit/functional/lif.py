@@ -140,6 +140,8 @@ class _LIFSequence(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_s, grad_h):
+        if grad_s is None and grad_h is None:
+            return (None,) * 6
         mem, h0, beta = ctx.saved_tensors
         threshold, reset, surrogate = ctx.settings
         grad_x, grad_h0, grad_beta = _backward_loop(

@@ -1,0 +1,59 @@
+import pytest
+import torch
+from torch import nn
+
+from snnkit import LIF
+from snnkit.hw import EnergyTable, count_ops
+
+
+def test_table_values_from_horowitz():
+    fp32 = EnergyTable()
+    assert (fp32.mac, fp32.ac, fp32.mem) == pytest.approx((4.6, 0.9, 5.0))
+    int8 = EnergyTable("int", 8)
+    assert (int8.mac, int8.ac) == pytest.approx((0.23, 0.03))
+    int4 = EnergyTable("int", 4)
+    assert (int4.ac, int4.mac - int4.ac) == pytest.approx((0.015, 0.05))
+    with pytest.raises(ValueError, match="no energy figures"):
+        _ = EnergyTable("float", 8).mac
+
+
+def test_linear_hand_count_dense_and_spikes():
+    layer = nn.Linear(10, 5)
+    dense = torch.rand(2, 10) + 0.1
+    r = count_ops(layer, dense, samples=2)
+    (c,) = r.layers
+    assert (c.macs, c.acs, c.params) == (50, 0, 55)
+    assert c.mem_accesses == pytest.approx((55 * 1 + 20 + 10) / 2)
+    spikes = torch.zeros(4, 2, 10)          # T=4, B=2
+    spikes[0, 0, :3] = 1
+    spikes[2, 1, 5] = 1
+    (c,) = count_ops(layer, spikes, samples=2).layers
+    assert c.macs == 0 and c.acs == pytest.approx(4 * 5 / 2)   # 4 spikes x fan-out 5, per sample
+    assert c.rate == pytest.approx(4 / 80)
+    r = count_ops(layer, spikes, samples=2)
+    assert r.compute_pj == pytest.approx(10 * 0.9)
+
+
+def test_conv_hand_count():
+    conv = nn.Conv2d(2, 4, 3)
+    x = torch.rand(3, 2, 6, 6) + 0.1
+    (c,) = count_ops(conv, x, samples=3).layers
+    assert c.macs == 4 * 4 * 4 * 2 * 9                # out 4x4x4, each 2 x 3 x 3
+    grouped = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+    (c,) = count_ops(grouped, torch.rand(1, 4, 5, 5) + 0.1, samples=1).layers
+    assert c.macs == 4 * 5 * 5 * 9
+
+
+def test_spiking_network_counts_spikes_and_neuron_updates():
+    torch.manual_seed(0)
+    net = nn.Module()
+    net.fc, net.lif = nn.Linear(8, 6), LIF(0.9)
+    net.forward = lambda x: net.lif(net.fc(x))
+    x = torch.rand(5, 2, 8) * 3
+    spikes, _ = net.lif(net.fc(x))
+    report = count_ops(net, x, samples=2)
+    fc, lif = report.layers
+    assert lif.kind == "neuron" and lif.spikes == spikes.sum().item() / 2
+    assert lif.neuron_updates == 5 * 6 and lif.rate == pytest.approx(spikes.mean().item())
+    assert report.to_dict()["spikes"] == lif.spikes
+    assert "total" in str(report)

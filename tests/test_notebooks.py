@@ -1,0 +1,62 @@
+"""Every chapter, executed once by papermill with a parameter overridden.
+
+The executed copies go to build/executed/, where the book build reads them, so each chapter runs
+once per test session. Quick-mode wall time is printed (not asserted: no timed assertions)."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from snnkit import chapters, cli
+
+ROOT = Path(__file__).resolve().parents[1]
+EXECUTED = ROOT / "build" / "executed"
+NBCHECK = ROOT.parent / "shared" / "tools" / "nbcheck.py"
+
+
+@pytest.mark.parametrize("chapter", chapters.CHAPTERS, ids=lambda c: c.id)
+def test_chapter_runs_headless_and_its_claims_hold(chapter, tmp_path):
+    nb = nbformat.read(chapter.path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be parameters"
+    assert not any(c.outputs for c in code), "commit notebooks with outputs cleared"
+    declared = pm.inspect_notebook(str(chapter.path))
+    assert {"mode", "seed", "device", "data_root", "out_dir"} <= set(declared)
+
+    EXECUTED.mkdir(parents=True, exist_ok=True)
+    out = EXECUTED / chapter.path.name
+    start = time.perf_counter()
+    pm.execute_notebook(str(chapter.path), str(out), cwd=str(chapter.path.parent),
+                        parameters={"seed": 1, "out_dir": str(tmp_path)}, progress_bar=False)
+    print(f"{chapter.id} quick mode: {time.perf_counter() - start:.1f} s")
+
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["chapter"] == chapter.id and metrics["seed"] == 1 and metrics["mode"] == "quick"
+    assert metrics["checks"] and all(c["passed"] for c in metrics["checks"].values())
+    executed = nbformat.read(out, as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert not errors
+    assert any(o.output_type == "display_data" and "image/png" in o.get("data", {})
+               for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_static_notebook_checks():
+    assert NBCHECK.is_file()
+    done = subprocess.run([sys.executable, str(NBCHECK), str(ROOT / "book")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_bad_parameter_value_fails_run_with_clear_message(tmp_path, capsys):
+    code = cli.main(["run", "F1", "-p", "mode", "fast", "--out", str(tmp_path)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "'mode' must be one of ('quick', 'full'), got 'fast'" in err
+    assert (tmp_path / "f1_lif_neuron.ipynb").is_file()
