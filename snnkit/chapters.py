@@ -42,13 +42,13 @@ class Chapter:
 CHAPTERS = [
     Chapter("F1", "lif-neuron", "0", "The leaky integrate-and-fire neuron",
             "Lapicque 1907; Gerstner et al., Neuronal Dynamics (2014), ch. 1",
-            "part0/f1_lif_neuron.ipynb", 12),
+            "part0/f1_lif_neuron.ipynb", 10),
     Chapter("F2", "surrogate-gradients", "0", "Learning with surrogate gradients",
             "Neftci, Mostafa & Zenke, Surrogate Gradient Learning in SNNs (2019), arXiv:1901.09948",
-            "part0/f2_surrogate_gradients.ipynb", 40, ("digits",)),
+            "part0/f2_surrogate_gradients.ipynb", 15, ("digits",)),
     Chapter("F3", "encoding-energy", "0", "Spike encodings, sparsity and energy",
             "Horowitz, Computing's energy problem (ISSCC 2014); Orchard et al., N-MNIST (2015)",
-            "part0/f3_encoding_energy.ipynb", 30, ("digits", "nmnist_small")),
+            "part0/f3_encoding_energy.ipynb", 25, ("digits", "nmnist_small")),
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import matplotlib.pyplot as plt
 import torch
 
@@ -32,12 +34,21 @@ def trace(mem: torch.Tensor, spikes: torch.Tensor | None = None, threshold: floa
     return ax
 
 
-def explore(plot, **sliders):
-    """An explorer: ``plot(**values)`` draws one figure; ``sliders`` map each argument to an
-    ipywidgets slider (or a ``(min, max, step, default)`` tuple for a float slider).
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
 
-    Draws a static figure at the defaults first, so headless runs and the HTML book show it,
-    then returns the live ``ipywidgets.interactive`` explorer for JupyterLab.
+
+def explore(plot, **sliders):
+    """An explorer: ``plot(**values)`` draws one matplotlib figure (without ``plt.show()``);
+    ``sliders`` map each argument to an ipywidgets slider (or a ``(min, max, step, default)``
+    tuple for a float slider).
+
+    Shows a static figure at the defaults first, so headless runs and the HTML book have it, then
+    returns the live explorer for JupyterLab: the sliders and an image redrawn when one moves.
+    (An image widget rather than ``ipywidgets.interact``: interact's Output widget can deadlock
+    headless executors such as papermill and nbclient.)
     """
     import ipywidgets as widgets
 
@@ -48,6 +59,17 @@ def explore(plot, **sliders):
             spec = widgets.FloatSlider(value=value, min=lo, max=hi, step=step,
                                        description=name, continuous_update=False)
         controls[name] = spec
+    image = widgets.Image(format="png")
+
+    def redraw(_change=None):
+        plot(**{name: w.value for name, w in controls.items()})
+        fig = plt.gcf()
+        image.value = _png(fig)
+        plt.close(fig)
+
     plot(**{name: w.value for name, w in controls.items()})
+    image.value = _png(plt.gcf())
     plt.show()
-    return widgets.interactive(plot, **controls)
+    for w in controls.values():
+        w.observe(redraw, names="value")
+    return widgets.VBox([widgets.HBox(list(controls.values())), image])

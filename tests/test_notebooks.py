@@ -33,7 +33,8 @@ def test_chapter_runs_headless_and_its_claims_hold(chapter, tmp_path):
     out = EXECUTED / chapter.path.name
     start = time.perf_counter()
     pm.execute_notebook(str(chapter.path), str(out), cwd=str(chapter.path.parent),
-                        parameters={"seed": 1, "out_dir": str(tmp_path)}, progress_bar=False)
+                        parameters={"seed": 1, "out_dir": str(tmp_path)}, progress_bar=False,
+                        execution_timeout=600)
     print(f"{chapter.id} quick mode: {time.perf_counter() - start:.1f} s")
 
     metrics = json.loads((tmp_path / "metrics.json").read_text())
