@@ -122,7 +122,8 @@ def _book(args) -> int:
         config = source / "_config.yml"
         config.write_text(config.read_text().replace("execute_notebooks: cache",
                                                      "execute_notebooks: \"off\""))
-    done = subprocess.run(["jupyter-book", "build", "--all", "-W", "-n", "--keep-going",
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")  # beside this Python
+    done = subprocess.run([str(jupyter_book), "build", "--all", "-W", "-n", "--keep-going",
                            str(source)])
     if done.returncode == 0:
         print(f"book: {(source / '_build' / 'html' / 'index.html').resolve()}")
