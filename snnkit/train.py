@@ -56,14 +56,21 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return (logits.argmax(-1) == y).float().mean().item()
 
 
+def _to_model(xb: torch.Tensor, device, time_first: bool) -> torch.Tensor:
+    xb = xb.to(device)
+    return xb.transpose(0, 1) if time_first else xb
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 256,
-             device="cpu") -> dict:
-    """Mean cross-entropy loss and accuracy of ``model`` (logits ``[B, classes]``) on X, y."""
+             device="cpu", time_first: bool = False) -> dict:
+    """Mean cross-entropy loss and accuracy of ``model`` (logits ``[B, classes]``) on X, y.
+    ``time_first``: X is stored ``[N, T, ...]`` and each batch goes to the model as
+    ``[T, B, ...]``."""
     model.eval()
     loss, correct = 0.0, 0
     for xb, yb in batches(X, y, batch_size=batch_size):
-        logits = model(xb.to(device))
+        logits = model(_to_model(xb, device, time_first))
         loss += nn.functional.cross_entropy(logits, yb.to(device), reduction="sum").item()
         correct += (logits.argmax(-1).cpu() == yb).sum().item()
     return {"loss": loss / len(X), "acc": correct / len(X)}
@@ -72,10 +79,13 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int
 def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         val: tuple[torch.Tensor, torch.Tensor] | None = None, epochs: int = 1,
         lr: float = 1e-3, batch_size: int = 64, seed: int = 0, device="cpu",
-        progress: bool = True, desc: str = "train") -> dict[str, list[float]]:
+        progress: bool = True, desc: str = "train", time_first: bool = False
+        ) -> dict[str, list[float]]:
     """Train a classifier (logits ``[B, classes]``) with Adam and cross-entropy.
 
-    ``train``/``val``: ``(X, y)`` tensors. Shows a tqdm bar per epoch when ``progress``.
+    ``train``/``val``: ``(X, y)`` tensors, batched along the first dimension; with
+    ``time_first`` X is stored ``[N, T, ...]`` and each batch goes to the model as
+    ``[T, B, ...]`` (spike trains, event frames). Shows a tqdm bar per epoch when ``progress``.
     Returns the history: ``train_loss``, ``train_acc`` and (with ``val``) ``val_loss``,
     ``val_acc`` per epoch.
     """
@@ -92,19 +102,19 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         bar = tqdm(list(batches(X, y, batch_size=batch_size, shuffle=True, generator=gen)),
                    desc=f"{desc} {epoch + 1}/{epochs}", disable=not progress, leave=False)
         for xb, yb in bar:
-            xb, yb = xb.to(device), yb.to(device)
+            xb, yb = _to_model(xb, device, time_first), yb.to(device)
             logits = model(xb)
             loss = nn.functional.cross_entropy(logits, yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += loss.item() * len(xb)
+            total += loss.item() * len(yb)
             correct += (logits.argmax(-1) == yb).sum().item()
             bar.set_postfix(loss=f"{loss.item():.3f}")
         history["train_loss"].append(total / len(X))
         history["train_acc"].append(correct / len(X))
         if val is not None:
-            result = evaluate(model, *val, device=device)
+            result = evaluate(model, *val, device=device, time_first=time_first)
             history.setdefault("val_loss", []).append(result["loss"])
             history.setdefault("val_acc", []).append(result["acc"])
     return history

@@ -82,6 +82,13 @@ def test_fit_learns_a_separable_problem():
         history = fit(net, (X, y), (X, y), epochs=15, lr=0.02, batch_size=32, progress=False)
         assert history["train_loss"][-1] < history["train_loss"][0]
         assert evaluate(net, X, y)["acc"] > 0.85
+    # sample-first storage of spike trains [N, T, in], handed to the model time-first
+    spikes = (torch.rand(200, 6, 4, generator=g) < (X > 0).float()[:, None] * 0.8).float()
+    net = SpikingMLP((4, 16, 2), T=6)
+    history = fit(net, (spikes, y), (spikes, y), epochs=10, lr=0.02, batch_size=32,
+                  progress=False, time_first=True)
+    assert history["val_acc"][-1] > 0.85
+    assert evaluate(net, spikes, y, time_first=True)["acc"] == history["val_acc"][-1]
 
 
 def test_device_resolution():
