@@ -57,9 +57,10 @@ def events_to_frames(events: torch.Tensor, T: int, size: tuple[int, int],
                      duration: float | None = None) -> torch.Tensor:
     """Bin an event stream into ``T`` frames of event counts.
 
-    ``events``: ``[E, 4]`` rows ``(x, y, polarity, t)`` with ``t`` in microseconds (as the N-MNIST
-    loader returns). ``size``: ``(width, height)``. ``duration``: the stream length in
-    microseconds (default: last timestamp + 1). Returns ``[T, 2, height, width]``.
+    ``events``: ``[E, 4]`` rows ``(x, y, polarity, t)`` with polarity 1 = ON (brighter), 0 = OFF
+    and ``t`` in microseconds (as the N-MNIST loader returns). ``size``: ``(width, height)``.
+    ``duration``: the stream length in microseconds (default: last timestamp + 1).
+    Returns ``[T, 2, height, width]``: channel 0 ON, channel 1 OFF, as :func:`delta`.
     """
     width, height = size
     frames = torch.zeros(T, 2, height, width)
@@ -68,6 +69,6 @@ def events_to_frames(events: torch.Tensor, T: int, size: tuple[int, int],
     x, y, p, t = (events[:, i].long() for i in range(4))
     duration = float(t.max() + 1) if duration is None else duration
     b = (t.double() * T / duration).long().clamp(max=T - 1)
-    index = ((b * 2 + p) * height + y) * width + x
+    index = ((b * 2 + (1 - p)) * height + y) * width + x
     frames.view(-1).index_add_(0, index, torch.ones(len(index)))
     return frames

@@ -8,6 +8,7 @@ into code that fails loudly; :meth:`Run.save` writes ``metrics.json`` into ``out
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -71,7 +72,7 @@ class Run:
                 f"device={self.device}, {knobs})")
 
 
-def _validate(name, value, default, choices=None):
+def _validate(name, value, default, choices=None, limits=None):
     if choices is not None:
         if value not in choices:
             raise ValueError(f"parameter {name!r} must be one of {tuple(choices)}, got {value!r}")
@@ -85,19 +86,23 @@ def _validate(name, value, default, choices=None):
         raise ValueError(f"parameter {name!r} must be a number, got {value!r}")
     if isinstance(default, int) and value != int(value):
         raise ValueError(f"parameter {name!r} must be a whole number, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"parameter {name!r} must be positive, got {value!r}")
+    lo, hi = limits if limits is not None else (0, math.inf)
+    if not lo < value < hi:
+        raise ValueError(f"parameter {name!r} must be in the open interval ({lo}, {hi}), "
+                         f"got {value!r}")
     return type(default)(value)
 
 
 def setup(chapter: str, *, mode="quick", seed=0, device="auto", data_root=None, out_dir=None,
           presets: dict[str, dict], overrides: dict | None = None,
-          choices: dict[str, tuple] | None = None) -> Run:
+          choices: dict[str, tuple] | None = None,
+          limits: dict[str, tuple[float, float]] | None = None) -> Run:
     """Resolve a chapter's parameters.
 
     ``presets`` maps each mode to its knobs (``{"quick": {"epochs": 3}, "full": {"epochs": 30}}``);
     ``overrides`` holds the parameters cell's knobs, ``None`` meaning "from the preset".
-    ``choices`` lists the allowed values of a knob that takes one of a few (e.g. a dataset name).
+    ``choices`` lists the allowed values of a knob that takes one of a few (e.g. a dataset name);
+    ``limits`` gives a numeric knob's open interval ``(low, high)`` (default: positive).
     Bad values raise ``ValueError`` naming the parameter and what it accepts. Quick mode uses one
     torch thread (small models on busy cores run far faster so).
     """
@@ -120,7 +125,8 @@ def setup(chapter: str, *, mode="quick", seed=0, device="auto", data_root=None, 
         if name not in knobs:
             raise ValueError(f"parameter {name!r} is not a knob of {ch.id}; knobs: {list(knobs)}")
         if value is not None:
-            knobs[name] = _validate(name, value, knobs[name], (choices or {}).get(name))
+            knobs[name] = _validate(name, value, knobs[name], (choices or {}).get(name),
+                                    (limits or {}).get(name))
     set_threads(1 if mode == "quick" else None)
     out = Path(out_dir) if out_dir is not None else Path("outputs") / ch.slug
     return Run(ch, mode, seed, dev, data_root, out, knobs)

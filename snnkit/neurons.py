@@ -23,6 +23,7 @@ class LIF(nn.Module):
 
     Args:
         beta: membrane decay per time step, in (0, 1]; ``exp(-dt/tau)`` for a time constant tau.
+            A float, or a tensor broadcastable to one step (one decay per neuron).
         threshold: firing threshold (same units as the input current).
         reset: ``"subtract"`` (default), ``"zero"`` or ``"none"``.
         surrogate: a :class:`~snnkit.functional.Surrogate` or its name (default arctan, alpha 2).
@@ -32,10 +33,11 @@ class LIF(nn.Module):
 
     def __init__(self, beta=0.9, threshold=1.0, reset="subtract", surrogate="atan", fused=True):
         super().__init__()
-        if not 0 < float(beta) <= 1:
+        beta = torch.as_tensor(beta, dtype=torch.float32)
+        if not ((beta > 0) & (beta <= 1)).all():
             raise ValueError(f"beta must be in (0, 1], got {beta}")
         _check_reset(reset)
-        self.register_buffer("_beta", torch.tensor(float(beta)))
+        self.register_buffer("_beta", beta.clone())
         self.threshold = float(threshold)
         self.reset = reset
         self.surrogate = sg.get(surrogate)
@@ -81,7 +83,7 @@ class PLIF(LIF):
                  shape=()):
         super().__init__(beta, threshold, reset, surrogate, fused)
         if not 0 < float(beta) < 1:
-            raise ValueError(f"PLIF's initial beta must be in (0, 1), got {beta}")
+            raise ValueError(f"PLIF's initial beta must be a number in (0, 1), got {beta}")
         w0 = math.log(beta / (1 - beta))
         self.w = nn.Parameter(torch.full(shape, w0))
 

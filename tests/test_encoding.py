@@ -38,4 +38,5 @@ def test_events_to_frames_hand_count():
     frames = encoding.events_to_frames(events, 2, (4, 3), duration=100)
     assert frames.shape == (2, 2, 3, 4)
     assert frames.sum() == 4
-    assert frames[0, 1, 0, 0] == 1 and frames[1, 0, 2, 1] == 2 and frames[1, 1, 1, 3] == 1
+    # ON (polarity 1) goes to channel 0, OFF to channel 1, as delta() emits them
+    assert frames[0, 0, 0, 0] == 1 and frames[1, 1, 2, 1] == 2 and frames[1, 0, 1, 3] == 1

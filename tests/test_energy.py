@@ -23,7 +23,7 @@ def test_linear_hand_count_dense_and_spikes():
     r = count_ops(layer, dense, samples=2)
     (c,) = r.layers
     assert (c.macs, c.acs, c.params) == (50, 0, 55)
-    assert c.mem_accesses == pytest.approx((55 * 1 + 20 + 10) / 2)
+    assert c.mem_accesses == pytest.approx((55 * 2 + 20 + 10) / 2)   # weights read per vector
     spikes = torch.zeros(4, 2, 10)          # T=4, B=2
     spikes[0, 0, :3] = 1
     spikes[2, 1, 5] = 1
@@ -32,6 +32,33 @@ def test_linear_hand_count_dense_and_spikes():
     assert c.rate == pytest.approx(4 / 80)
     r = count_ops(layer, spikes, samples=2)
     assert r.compute_pj == pytest.approx(10 * 0.9)
+    (c,) = count_ops(layer, spikes, samples=2, spike_driven=False).layers
+    assert c.acs == 0 and c.macs == 4 * 50          # an ANN pays MACs even for 0/1 input
+
+
+def test_per_sample_counts_do_not_depend_on_batch_size():
+    layer = nn.Linear(100, 50)
+    x = torch.rand(64, 100)
+    one = count_ops(layer, x[:1], samples=1).to_dict()
+    many = count_ops(layer, x, samples=64).to_dict()
+    for key in ("macs", "mem_accesses", "energy_pj"):
+        assert one[key] == pytest.approx(many[key]), key
+
+
+def test_conv_spike_acs_are_exact_pair_counts():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(2, 6, 3, padding=1, stride=2, groups=2)
+    x = (torch.rand(3, 2, 7, 7) < 0.3).float()
+    # brute force: every (input spike, weight) pair that lands on an output position
+    hits = 0
+    for _sample, _channel, i, j in torch.nonzero(x).tolist():
+        for oi in range(4):
+            for oj in range(4):
+                di, dj = i + 1 - 2 * oi, j + 1 - 2 * oj     # kernel offset, with padding 1
+                hits += 0 <= di < 3 and 0 <= dj < 3
+    (layer,) = count_ops(conv, x, samples=3).layers
+    assert layer.macs == 0
+    assert layer.acs == pytest.approx(hits * 3 / 3)        # 3 output channels per group
 
 
 def test_conv_hand_count():

@@ -111,6 +111,14 @@ def test_step_matches_multistep_and_modules():
     assert torch.equal(s_if, s_ref) and torch.equal(m_if, m_ref)
 
 
+def test_per_neuron_decay():
+    beta = torch.tensor([0.5, 0.75, 1.0])
+    x = torch.rand(6, 2, 3)
+    s, m = LIF(beta=beta)(x)
+    s_ref, m_ref = lif_sequence_reference(x, beta)
+    assert torch.equal(s, s_ref) and torch.equal(m, m_ref)
+
+
 def test_plif_learns_its_decay():
     plif = PLIF(beta=0.5, shape=(6,))
     torch.testing.assert_close(plif.beta, torch.full((6,), 0.5))
@@ -131,7 +139,8 @@ def test_lif_step_matches_snntorch_single_step():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(beta=1.5), "beta"), (dict(beta=0.0), "beta"), (dict(reset="soft"), "reset"),
+    (dict(beta=1.5), "beta"), (dict(beta=0.0), "beta"), (dict(beta=[0.5, 1.2]), "beta"),
+    (dict(reset="soft"), "reset"),
     (dict(surrogate="nope"), "surrogate"),
 ])
 def test_bad_arguments_are_named(kwargs, message):

@@ -61,3 +61,13 @@ def test_bad_parameter_value_fails_run_with_clear_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "'mode' must be one of ('quick', 'full'), got 'fast'" in err
     assert (tmp_path / "f1_lif_neuron.ipynb").is_file()
+
+
+def test_a_claim_can_fail(tmp_path, capsys):
+    """A crippled F2 (one hidden neuron, one epoch, one seed) must fail its learning check."""
+    args = ["run", "F2", "-p", "hidden", "1", "-p", "epochs", "1", "-p", "n_seeds", "1",
+            "--out", str(tmp_path)]
+    assert cli.main(args) == 1
+    assert "ClaimError" in capsys.readouterr().err
+    checks = json.loads((tmp_path / "metrics.json").read_text())["checks"]
+    assert not checks["SNN learns: accuracy far above chance"]["passed"]

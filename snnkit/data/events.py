@@ -12,7 +12,7 @@ SENSOR = (34, 34)  # (width, height) of the ATIS sensor crop, pixels
 
 def read_nmnist(path) -> torch.Tensor:
     """Parse one N-MNIST ``.bin``/``.bs2`` file: 5 bytes per event, big-endian bit fields
-    ``x`` (8 bits), ``y`` (8), polarity (1), timestamp (23, microseconds).
+    ``x`` (8 bits), ``y`` (8), polarity (1: 1 ON, 0 OFF), timestamp (23, microseconds).
 
     Returns ``[E, 4]`` int64 rows ``(x, y, polarity, t_us)`` in recording order.
     """

@@ -47,15 +47,15 @@ REGISTRY: dict[str, Dataset] = {
         Dataset("tinyshakespeare", "1,115,394 characters of Shakespeare, 65 symbols",
                 "https://github.com/karpathy/char-rnn (data/tinyshakespeare, commit 6f9487a)",
                 "text public domain; repository MIT", "tinyshakespeare",
-                "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/"),
+                "https://github.com/karpathy/char-rnn/raw/6f9487a/data/tinyshakespeare/"),
         Dataset("fsdd", "Free Spoken Digit Dataset: 3,000 WAV, 8 kHz, 10 digits x 6 speakers x 50",
                 "https://github.com/Jakobovski/free-spoken-digit-dataset (commit 26eb9aa)",
                 "CC BY-SA 4.0", "fsdd",
-                "https://raw.githubusercontent.com/Jakobovski/free-spoken-digit-dataset/master/"),
+                "https://github.com/Jakobovski/free-spoken-digit-dataset/raw/26eb9aa/"),
         Dataset("nmnist_small", "N-MNIST subset: 1,000 train + 100 test event recordings, 34x34",
                 "https://github.com/bamsumit/slayerPytorch (test/test_files/NMNISTsmall, "
                 "commit 01beeeb); Orchard et al. 2015", "CC BY-SA 4.0", "nmnist_small",
-                "https://raw.githubusercontent.com/bamsumit/slayerPytorch/master/test/test_files/"
+                "https://github.com/bamsumit/slayerPytorch/raw/01beeeb/test/test_files/"
                 "NMNISTsmall/"),
         Dataset("eegmmidb_S001", "PhysioNet EEG Motor Movement/Imagery, subject S001, EDF+, "
                 "64 channels, 160 Hz", "https://physionet.org/content/eegmmidb/1.0.0/ "

@@ -2,12 +2,15 @@
 
 Counting (:func:`count_ops`) runs a model once with forward hooks on its synaptic layers
 (``nn.Linear``, ``nn.Conv1d``, ``nn.Conv2d``) and its spiking neurons. A synaptic layer whose input
-is binary (spikes) does one accumulate (AC) per input spike and fan-out, so
-``ACs = dense MACs x input firing rate`` (exact for linear layers; for convolutions it neglects
-padding borders); any other input costs the dense multiply-accumulates (MACs).
-Memory accesses per layer call are counted in words: every weight read once, every input element
-read (for spike input only the spikes, as an address-event system reads them), every output
-element written.
+is binary (spikes) does one accumulate (AC) for every input spike and every output it reaches:
+``nnz(x) x out_features`` for a linear layer, and for a convolution the exact count of (spike,
+weight) pairs, borders and strides included. Any other input costs the dense
+multiply-accumulates (MACs); ``spike_driven=False`` prices every layer that way (an ANN on
+conventional hardware, even when its input happens to be 0/1).
+Memory accesses are counted in words: every weight read once per input item (a vector for a linear
+layer, an image for a convolution; no reuse across a batch, as in batch-1 inference, so the count
+per sample does not depend on the batch size), every input element read (for spike input only the
+spikes, as an address-event system reads them), every output element written.
 
 Pricing (:class:`EnergyTable`): per-operation energies in picojoules at 45 nm, from
 M. Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, the table
@@ -21,6 +24,7 @@ are counted (``neuron_updates``) but not priced, as in the papers above.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -135,21 +139,31 @@ def _is_binary(x: torch.Tensor) -> bool:
     return bool(((x == 0) | (x == 1)).all())
 
 
-def _dense_macs(module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+def _synapse_counts(module: nn.Module, x: torch.Tensor, y: torch.Tensor):
+    """(items, dense MACs, ACs if the input were spikes) for one call of a synaptic layer."""
     if isinstance(module, nn.Linear):
-        return x.numel() / module.in_features * module.in_features * module.out_features
-    # convolution: every output element sums (in_channels / groups) x kernel elements
-    per_output = module.in_channels // module.groups * torch.tensor(module.kernel_size).prod()
-    return float(y.numel() * per_output)
+        items = x.numel() // module.in_features
+        return items, items * module.in_features * module.out_features, \
+            float((x != 0).sum()) * module.out_features
+    dims = module.weight.dim() - 2                       # 1 or 2 spatial dimensions
+    items = x.numel() // x.shape[-dims - 1:].numel()
+    fan_in = module.in_channels // module.groups * math.prod(module.kernel_size)
+    ones = torch.ones(module.groups, module.in_channels // module.groups, *module.kernel_size,
+                      dtype=x.dtype, device=x.device)
+    conv = nn.functional.conv1d if dims == 1 else nn.functional.conv2d
+    reached = conv((x != 0).to(x.dtype), ones, None, module.stride, module.padding,
+                   module.dilation, module.groups)      # spikes in each receptive field
+    return items, y.numel() * fan_in, float(reached.sum()) * module.out_channels / module.groups
 
 
-def count_ops(model: nn.Module, *inputs, samples: int, table: EnergyTable | None = None
-              ) -> CostReport:
+def count_ops(model: nn.Module, *inputs, samples: int, table: EnergyTable | None = None,
+              spike_driven: bool = True) -> CostReport:
     """Run ``model(*inputs)`` once without gradients and count its operations per sample.
 
     ``samples``: how many samples the inputs hold (the batch size; time steps are summed).
-    Layers are reported in call order; neurons are any module with ``threshold`` and ``surrogate``
-    attributes (snnkit's LIF family), whose first output is taken as spikes.
+    ``spike_driven``: price binary inputs as ACs (True) or every layer as MACs (False).
+    Layers are reported in call order; neurons are snnkit's :class:`~snnkit.neurons.LIF` family,
+    whose first output is taken as spikes. Inputs are moved to the model's device.
     """
     from ..neurons import LIF
 
@@ -162,16 +176,16 @@ def count_ops(model: nn.Module, *inputs, samples: int, table: EnergyTable | None
             x = args[0]
             c = costs.setdefault(name, LayerCost(name, type(module).__name__.lower(),
                                                  sum(p.numel() for p in module.parameters())))
-            dense = _dense_macs(module, x, y)
+            items, dense, spike_acs = _synapse_counts(module, x, y)
             nonzero = float((x != 0).sum())
             c._nonzero += nonzero
             c._inputs += x.numel()
-            if _is_binary(x):
-                c.acs += dense * nonzero / x.numel()
-                c.mem_accesses += c.params + nonzero + y.numel()
+            if spike_driven and _is_binary(x):
+                c.acs += spike_acs
+                c.mem_accesses += c.params * items + nonzero + y.numel()
             else:
                 c.macs += dense
-                c.mem_accesses += c.params + x.numel() + y.numel()
+                c.mem_accesses += c.params * items + x.numel() + y.numel()
         return hook
 
     def neuron_hook(name):
@@ -184,6 +198,9 @@ def count_ops(model: nn.Module, *inputs, samples: int, table: EnergyTable | None
             c._inputs += spikes.numel()
         return hook
 
+    device = next((p.device for p in model.parameters()), None)
+    if device is not None:
+        inputs = tuple(x.to(device) if torch.is_tensor(x) else x for x in inputs)
     for name, module in model.named_modules():
         if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             hooks.append(module.register_forward_hook(synapse_hook(name)))
