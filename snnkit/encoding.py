@@ -53,6 +53,30 @@ def delta(frames: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
     return out
 
 
+SACCADE_PATH = ((0.0, 0.0), (1.5, 3.0), (3.0, 0.0), (0.0, 0.0))  # pixels (x, y), a triangle
+
+
+def saccades(image: torch.Tensor, steps: int = 30, path=SACCADE_PATH, pad: int = 3
+             ) -> torch.Tensor:
+    """A video of a static image seen by a camera that moves along ``path``, as N-MNIST was
+    recorded (three saccades along a triangle, Orchard et al. 2015; the amplitude here is an
+    approximation). Each leg takes ``steps`` frames; shifts are sub-pixel (bilinear).
+
+    ``image``: ``[H, W]``. Returns ``[(len(path) - 1) * steps, H + 2 pad, W + 2 pad]``; feed it
+    to :func:`delta` for events.
+    """
+    canvas = torch.nn.functional.pad(image, (pad, pad, pad, pad))
+    h, w = canvas.shape
+    shifts = [(x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps)
+              for (x0, y0), (x1, y1) in zip(path[:-1], path[1:], strict=True)
+              for k in range(steps)]
+    theta = torch.tensor([[[1.0, 0.0, -2 * dx / w], [0.0, 1.0, -2 * dy / h]]
+                          for dx, dy in shifts], dtype=canvas.dtype)
+    grid = torch.nn.functional.affine_grid(theta, (len(shifts), 1, h, w), align_corners=False)
+    batch = canvas.expand(len(shifts), 1, h, w)
+    return torch.nn.functional.grid_sample(batch, grid, align_corners=False)[:, 0]
+
+
 def events_to_frames(events: torch.Tensor, T: int, size: tuple[int, int],
                      duration: float | None = None) -> torch.Tensor:
     """Bin an event stream into ``T`` frames of event counts.

