@@ -29,9 +29,12 @@ class LIF(nn.Module):
         surrogate: a :class:`~snnkit.functional.Surrogate` or its name (default arctan, alpha 2).
         fused: use the single autograd function over the time loop (fast); ``False`` uses the
             readable per-step reference loop. Both give the same numbers.
+        compiled: run the fused loops through ``torch.compile`` (faster again after a one-off
+            compile of 5-50 s per input shape; for long runs, not quick chapters).
     """
 
-    def __init__(self, beta=0.9, threshold=1.0, reset="subtract", surrogate="atan", fused=True):
+    def __init__(self, beta=0.9, threshold=1.0, reset="subtract", surrogate="atan", fused=True,
+                 compiled=False):
         super().__init__()
         beta = torch.as_tensor(beta, dtype=torch.float32)
         if not ((beta > 0) & (beta <= 1)).all():
@@ -41,7 +44,7 @@ class LIF(nn.Module):
         self.threshold = float(threshold)
         self.reset = reset
         self.surrogate = sg.get(surrogate)
-        self.fused = fused
+        self.fused, self.compiled = fused, compiled
 
     @property
     def beta(self) -> torch.Tensor:
@@ -50,8 +53,11 @@ class LIF(nn.Module):
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
         """``x``: ``[T, B, ...]`` input current. Returns ``(spikes, membrane)``, ``[T, B, ...]``."""
-        fn = lif_sequence if self.fused else lif_sequence_reference
-        return fn(x, self.beta, self.threshold, self.reset, self.surrogate, h0)
+        if not self.fused:
+            return lif_sequence_reference(x, self.beta, self.threshold, self.reset,
+                                          self.surrogate, h0)
+        return lif_sequence(x, self.beta, self.threshold, self.reset, self.surrogate, h0,
+                            self.compiled)
 
     def step(self, x: torch.Tensor, h: torch.Tensor | None = None):
         """One step: ``x``, ``h``: ``[B, ...]``. Returns ``(spikes, membrane)``."""
@@ -68,8 +74,9 @@ class LIF(nn.Module):
 class IF(LIF):
     """Integrate-and-fire neurons: :class:`LIF` without leak (``beta = 1``)."""
 
-    def __init__(self, threshold=1.0, reset="subtract", surrogate="atan", fused=True):
-        super().__init__(1.0, threshold, reset, surrogate, fused)
+    def __init__(self, threshold=1.0, reset="subtract", surrogate="atan", fused=True,
+                 compiled=False):
+        super().__init__(1.0, threshold, reset, surrogate, fused, compiled)
 
 
 class PLIF(LIF):
@@ -80,8 +87,8 @@ class PLIF(LIF):
     """
 
     def __init__(self, beta=0.5, threshold=1.0, reset="subtract", surrogate="atan", fused=True,
-                 shape=()):
-        super().__init__(beta, threshold, reset, surrogate, fused)
+                 compiled=False, shape=()):
+        super().__init__(beta, threshold, reset, surrogate, fused, compiled)
         if not 0 < float(beta) < 1:
             raise ValueError(f"PLIF's initial beta must be a number in (0, 1), got {beta}")
         w0 = math.log(beta / (1 - beta))

@@ -146,3 +146,37 @@ def test_lif_step_matches_snntorch_single_step():
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LIF(**kwargs)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_compiled_path_equals_reference(reset):
+    torch.manual_seed(4)
+    x = torch.randn(5, 2, 16, requires_grad=True)
+    beta = torch.full((16,), 0.8, requires_grad=True)
+    out = lif_sequence(x, beta, 1.0, reset, FastSigmoid(), compiled=True)
+    ref = lif_sequence_reference(x, beta, 1.0, reset, FastSigmoid())
+    assert torch.equal(out[0], ref[0]) and torch.equal(out[1], ref[1])
+    grads = torch.autograd.grad(loss_of(*out), (x, beta))
+    grads_ref = torch.autograd.grad(loss_of(*ref), (x, beta))
+    for g, g_ref in zip(grads, grads_ref, strict=True):
+        torch.testing.assert_close(g, g_ref, rtol=1e-5, atol=1e-5)
+
+
+def test_compiled_path_falls_back_with_a_warning(monkeypatch):
+    from snnkit.functional import lif
+
+    def broken_compile(fn, **kwargs):
+        def fail(*args):
+            raise RuntimeError("no C compiler")
+        return fail
+
+    monkeypatch.setattr(lif, "_compiled", {})
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    x = torch.randn(4, 2, 8, requires_grad=True)
+    with pytest.warns(UserWarning, match="torch.compile failed.*no C compiler"):
+        s, m = lif_sequence(x, 0.9, compiled=True)
+    s_ref, m_ref = lif_sequence(x, 0.9)
+    assert torch.equal(s, s_ref) and torch.equal(m, m_ref)
+    (g,) = torch.autograd.grad(s.sum(), x)
+    (g_ref,) = torch.autograd.grad(s_ref.sum(), x)
+    torch.testing.assert_close(g, g_ref)
