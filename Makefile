@@ -20,8 +20,11 @@ $(BIN)/snnkit: pyproject.toml
 
 setup: $(BIN)/snnkit
 
+# root (containers, hosted images) must say so to Jupyter explicitly
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 course: setup
-	$(BIN)/jupyter lab book/
+	$(BIN)/jupyter lab $(ROOT_FLAG) book/
 
 test: setup
 	$(BIN)/ruff check .
