@@ -121,17 +121,15 @@ def _backward_loop(grad_s, grad_h, mem, h0, beta, threshold, reset, surrogate, n
         if grad_h is not None:
             grad_x.add_(grad_h)
     h_prev = torch.cat([h0.unsqueeze(0), mem[:-1]]) if reset == "zero" or need_beta else None
-    decay = beta * (h_prev <= threshold).to(mem.dtype) if reset == "zero" else beta
-    decay = torch.as_tensor(decay).expand_as(mem)
+    keep = (h_prev <= threshold).to(mem.dtype) if reset == "zero" else None  # not reset at t
+    decay = (beta * keep if reset == "zero" else beta).expand_as(mem)
     carry = torch.zeros_like(mem[0])
     for t in range(mem.shape[0] - 1, -1, -1):
         dh = grad_x[t].add_(carry)
         torch.mul(dh, decay[t], out=carry)
     if not need_beta:
         return grad_x, carry, None
-    if reset == "zero":
-        h_prev = h_prev * (h_prev <= threshold).to(mem.dtype)
-    return grad_x, carry, grad_x * h_prev
+    return grad_x, carry, grad_x * (h_prev * keep if reset == "zero" else h_prev)
 
 
 def _forward_graph(x, h0, beta, threshold: float, reset: str):
@@ -153,7 +151,7 @@ def _backward_graph(grad_s, grad_h, mem, h0, beta, threshold, reset, surrogate, 
         g = g if grad_h is None else g + grad_h
     h_prev = torch.cat([h0.unsqueeze(0), mem[:-1]])
     keep = (h_prev <= threshold).to(mem.dtype)
-    decay = (beta * keep if reset == "zero" else beta * torch.ones_like(keep))
+    decay = (beta * keep if reset == "zero" else beta).expand_as(mem)
     carry, grads = torch.zeros_like(mem[0]), [None] * mem.shape[0]
     for t in range(mem.shape[0] - 1, -1, -1):
         grads[t] = g[t] + carry
