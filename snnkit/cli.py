@@ -1,6 +1,7 @@
 """``snnkit``: list and run the book's chapters, manage data, write the table of contents.
 
     snnkit list
+    snnkit params CHAPTER
     snnkit run CHAPTER [-p NAME VALUE]... [--out DIR]
     snnkit data list | verify [NAME...] | fetch NAME... [--root DIR]
     snnkit toc [--check]
@@ -21,6 +22,23 @@ def _list(_args) -> int:
     print(f"{'id':<4} {'part':<4} {'quick':>6}  {'slug':<22} title — paper")
     for c in chapters.CHAPTERS:
         print(f"{c.id:<4} {c.part:<4} {c.quick_seconds:>5}s  {c.slug:<22} {c.title} — {c.paper}")
+    return 0
+
+
+def _params(args) -> int:
+    try:
+        ch = chapters.find(args.chapter)
+        presets = ch.presets()
+    except (KeyError, ValueError) as err:
+        print(f"snnkit params: {err.args[0]}", file=sys.stderr)
+        return 2
+    quick, full = presets["quick"], presets["full"]
+    print(f"{ch.id} {ch.title}: knobs by mode (override with `snnkit run {ch.id} -p NAME VALUE`)")
+    print(f"{'knob':<16} {'quick':<24} full")
+    for name in quick:
+        print(f"{name:<16} {quick[name]!r:<24} {full.get(name)!r}")
+    print("also: mode ('quick' | 'full'), seed, device ('auto' | 'cpu' | 'cuda'), data_root, "
+          "out_dir")
     return 0
 
 
@@ -136,6 +154,9 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="chapters, parts, papers and quick-mode times").set_defaults(
         func=_list)
+    params = sub.add_parser("params", help="a chapter's knobs with their quick and full values")
+    params.add_argument("chapter", help="chapter id (F2) or slug (surrogate-gradients)")
+    params.set_defaults(func=_params)
     run = sub.add_parser("run", help="execute a chapter headless with papermill")
     run.add_argument("chapter", help="chapter id (F2) or slug (surrogate-gradients)")
     run.add_argument("-p", "--param", nargs=2, action="append", default=[],

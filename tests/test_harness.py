@@ -118,3 +118,21 @@ def test_cli_list_and_refusals(capsys):
     assert "F1 has no parameter 'widht'" in err and "steps" in err
     assert cli.main(["run", "F9"]) == 2
     assert cli.main(["data", "verify", "tinyshakespeare"]) == 0
+
+
+@pytest.mark.parametrize("chapter", chapters.CHAPTERS, ids=lambda c: c.id)
+def test_every_knob_has_a_quick_and_a_full_value_and_a_parameter(chapter):
+    import papermill as pm
+
+    presets = chapter.presets()
+    assert set(presets) == {"quick", "full"}
+    assert presets["quick"].keys() == presets["full"].keys()
+    declared = pm.inspect_notebook(str(chapter.path))
+    assert set(presets["quick"]) <= set(declared), "every knob is a parameter of the notebook"
+
+
+def test_cli_params_shows_quick_and_full(capsys):
+    assert cli.main(["params", "F2"]) == 0
+    out = capsys.readouterr().out
+    assert "hidden           128                      512" in out
+    assert cli.main(["params", "F9"]) == 2
