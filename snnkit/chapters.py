@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +40,24 @@ class Chapter:
     def path(self) -> Path:
         return BOOK / self.notebook
 
+    def presets(self) -> dict[str, dict]:
+        """The knobs of each mode, read statically from the notebook's ``setup(presets=...)``
+        call (literal dicts or ``dict(...)`` of literals by convention), e.g.
+        ``{"quick": {"T": 8}, "full": {"T": 25}}``."""
+        cells = json.loads(self.path.read_text())["cells"]
+        for cell in cells:
+            if cell["cell_type"] != "code":
+                continue
+            source = "".join(cell["source"])
+            if "setup(" not in source:
+                continue
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setup":
+                    for kw in node.keywords:
+                        if kw.arg == "presets":
+                            return _literal(kw.value)
+        raise ValueError(f"{self.notebook}: no setup(presets=...) call with literal presets")
+
 
 CHAPTERS = [
     Chapter("F1", "lif-neuron", "0", "The leaky integrate-and-fire neuron",
@@ -50,6 +70,15 @@ CHAPTERS = [
             "Horowitz, Computing's energy problem (ISSCC 2014); Orchard et al., N-MNIST (2015)",
             "part0/f3_encoding_energy.ipynb", 25, ("digits", "nmnist_small")),
 ]
+
+
+def _literal(node: ast.expr):
+    """``ast.literal_eval`` that also accepts ``dict(name=literal, ...)`` calls."""
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "dict" and not node.args:
+        return {kw.arg: _literal(kw.value) for kw in node.keywords}
+    if isinstance(node, ast.Dict):
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)}
+    return ast.literal_eval(node)
 
 
 def find(key: str) -> Chapter:
