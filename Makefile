@@ -22,11 +22,18 @@ setup: $(BIN)/snnkit
 
 # root (containers, hosted images) must say so to Jupyter explicitly
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# Debian's Chromium for the browser test (playwright drives it; it downloads no browser)
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 course: setup
 	$(BIN)/jupyter lab $(ROOT_FLAG) book/
 
-test: setup
+test: setup $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/snnkit toc --check
 	$(BIN)/python -m pytest -n 2 -q

@@ -3,6 +3,7 @@
     snnkit list
     snnkit params CHAPTER
     snnkit run CHAPTER [-p NAME VALUE]... [--out DIR]
+    snnkit sweep CHAPTER --grid NAME=V1,V2 ... [--executor local|dask] [--scheduler ADDRESS]
     snnkit data list | verify [NAME...] | fetch NAME... [--root DIR]
     snnkit toc [--check]
     snnkit book [--executed DIR]
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 from . import chapters
@@ -64,8 +67,17 @@ def _run(args) -> int:
                   f"{', '.join(declared)}", file=sys.stderr)
             return 2
         params[name] = _parse_value(value)
-    out = Path(args.out or Path("runs") / ch.slug).resolve()
+    from .harness import _check_out_dir
+
+    try:
+        out = _check_out_dir(Path(args.out or Path("runs") / ch.slug))
+    except ValueError as err:
+        print(f"snnkit run: {err}", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
+    # the kernel runs in the chapter's folder: let it write where this command was allowed to
+    os.environ["SNNKIT_OUT_ROOTS"] = os.pathsep.join(
+        p for p in (os.environ.get("SNNKIT_OUT_ROOTS"), str(out)) if p)
     params["out_dir"] = str(out)
     executed = out / ch.path.name
     try:
@@ -82,6 +94,27 @@ def _run(args) -> int:
         for name, c in checks.items():
             print(f"  [{'PASS' if c['passed'] else 'FAIL'}] {name}: {c['detail']}")
     return 0
+
+
+def _sweep(args) -> int:
+    from . import sweep
+
+    try:
+        ch = chapters.find(args.chapter)
+        points = sweep.parse_grid(args.grid)
+    except (KeyError, ValueError) as err:
+        print(f"snnkit sweep: {err.args[0]}", file=sys.stderr)
+        return 2
+    out = Path(args.out or Path("runs") / f"{ch.slug}-sweep")
+    start = time.perf_counter()
+    rows = sweep.sweep(ch.id, points, out, args.executor, args.scheduler, args.workers)
+    failed = [r for r in rows if r["status"] != "ok"]
+    for r in rows:
+        print(f"  p{r['point']:03d} {r['status']:<6} {r['seconds']:7.1f}s {r['params']}"
+              + (f"  {r['error']}" if r["error"] else ""))
+    print(f"{len(rows)} points, {len(failed)} failed, {time.perf_counter() - start:.1f} s wall; "
+          f"table: {out.resolve() / 'results.jsonl'} (and results.csv)")
+    return 1 if failed else 0
 
 
 def _data(args) -> int:
@@ -164,6 +197,15 @@ def main(argv=None) -> int:
     run.add_argument("--out", help="output folder (default runs/SLUG)")
     run.add_argument("-v", "--verbose", action="store_true", help="stream the cells' output")
     run.set_defaults(func=_run)
+    swp = sub.add_parser("sweep", help="one headless run per grid point, locally or on Dask")
+    swp.add_argument("chapter", help="chapter id (F2) or slug (surrogate-gradients)")
+    swp.add_argument("--grid", action="append", required=True, metavar="NAME=V1,V2",
+                     help="a parameter and its values (repeat for a product grid)")
+    swp.add_argument("--executor", choices=["local", "dask"], default="local")
+    swp.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
+    swp.add_argument("--workers", type=int, help="processes (default: CPU count)")
+    swp.add_argument("--out", help="output folder (default runs/SLUG-sweep)")
+    swp.set_defaults(func=_sweep)
     dat = sub.add_parser("data", help="list, verify or fetch the datasets")
     dat.add_argument("action", choices=["list", "verify", "fetch"])
     dat.add_argument("names", nargs="*")

@@ -9,12 +9,16 @@ into code that fails loudly; :meth:`Run.save` writes ``metrics.json`` into ``out
 from __future__ import annotations
 
 import math
+import os
+import resource
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from .chapters import find
+from .chapters import BOOK, find
 from .train import resolve_device, save_metrics, seed_everything, set_threads
 
 MODES = ("quick", "full")
@@ -63,6 +67,7 @@ class Run:
             "seed": self.seed, "device": str(self.device), "params": self.knobs,
             "metrics": self.metrics, "checks": self.checks,
             "elapsed_s": round(time.perf_counter() - self.started, 2),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
             "torch": torch.__version__,
         })
 
@@ -70,6 +75,31 @@ class Run:
         knobs = ", ".join(f"{k}={v}" for k, v in self.knobs.items())
         return (f"Run({self.chapter.id}, mode={self.mode}, seed={self.seed}, "
                 f"device={self.device}, {knobs})")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB (what one chapter's kernel needs)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / 1024 if sys.platform != "darwin" else kib / 2**20
+
+
+def output_roots() -> list[Path]:
+    """Where a chapter may write: the working directory, the project, the home and temp folders,
+    and the folders listed in ``SNNKIT_OUT_ROOTS`` (``os.pathsep``-separated)."""
+    extra = [Path(p) for p in os.environ.get("SNNKIT_OUT_ROOTS", "").split(os.pathsep) if p]
+    roots = [Path.cwd(), BOOK.parent, Path.home(), Path(tempfile.gettempdir()), *extra]
+    return [r.resolve() for r in roots]
+
+
+def _check_out_dir(out: Path) -> Path:
+    """``out`` resolved, or a ValueError if it lies outside :func:`output_roots`."""
+    where = out.expanduser().resolve()
+    roots = output_roots()
+    if not any(where.is_relative_to(r) for r in roots):
+        allowed = ", ".join(str(r) for r in roots)
+        raise ValueError(f"parameter 'out_dir' must lie under one of: {allowed} (add a folder "
+                         f"to SNNKIT_OUT_ROOTS to allow it), got {str(out)!r}")
+    return where
 
 
 def _validate(name, value, default, choices=None, limits=None):
@@ -128,5 +158,5 @@ def setup(chapter: str, *, mode="quick", seed=0, device="auto", data_root=None, 
             knobs[name] = _validate(name, value, knobs[name], (choices or {}).get(name),
                                     (limits or {}).get(name))
     set_threads(1 if mode == "quick" else None)
-    out = Path(out_dir) if out_dir is not None else Path("outputs") / ch.slug
+    out = _check_out_dir(Path(out_dir) if out_dir is not None else Path("outputs") / ch.slug)
     return Run(ch, mode, seed, dev, data_root, out, knobs)

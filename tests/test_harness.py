@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -37,6 +38,7 @@ def test_presets_and_overrides(tmp_path):
     (dict(overrides=dict(width=3)), "'width' is not a knob of F2"),
     (dict(device=3), "'device' must be"),
     (dict(out_dir=5), "'out_dir' must be a path"),
+    (dict(out_dir="/etc/snnkit-run"), "'out_dir' must lie under one of: .*got '/etc/snnkit-run'"),
 ])
 def test_bad_parameters_are_named(kw, message):
     with pytest.raises(ValueError, match=message):
@@ -52,6 +54,12 @@ def test_check_records_and_fails_loudly(tmp_path):
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["checks"]["holds"]["passed"] and not saved["checks"]["breaks"]["passed"]
     assert saved["metrics"]["acc"] == 0.9 and saved["params"]["hidden"] == 8
+    assert saved["peak_rss_mb"] > 10
+
+
+def test_more_output_places_can_be_allowed(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNNKIT_OUT_ROOTS", "/srv/course")
+    assert make(out_dir="/srv/course/run1").out_dir == Path("/srv/course/run1")
 
 
 def test_exercise_checker_never_raises(capsys):

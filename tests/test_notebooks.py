@@ -1,7 +1,8 @@
 """Every chapter, executed once by papermill with a parameter overridden.
 
 The executed copies go to build/executed/, where the book build reads them, so each chapter runs
-once per test session. Quick-mode wall time is printed (not asserted: no timed assertions)."""
+once per test session, with networking unavailable to its kernel (tests/offline). Quick-mode wall
+time and the kernel's peak memory are printed (time is not asserted: no timed assertions)."""
 
 import json
 import subprocess
@@ -18,6 +19,7 @@ from snnkit import chapters, cli
 ROOT = Path(__file__).resolve().parents[1]
 EXECUTED = ROOT / "build" / "executed"
 NBCHECK = ROOT.parent / "shared" / "tools" / "nbcheck.py"
+CLASS_MEMORY_MIB = 24 * 1024
 
 
 @pytest.mark.parametrize("chapter", chapters.CHAPTERS, ids=lambda c: c.id)
@@ -35,10 +37,12 @@ def test_chapter_runs_headless_and_its_claims_hold(chapter, tmp_path):
     pm.execute_notebook(str(chapter.path), str(out), cwd=str(chapter.path.parent),
                         parameters={"seed": 1, "out_dir": str(tmp_path)}, progress_bar=False,
                         execution_timeout=600)
-    print(f"{chapter.id} quick mode: {time.perf_counter() - start:.1f} s")
-
     metrics = json.loads((tmp_path / "metrics.json").read_text())
+    print(f"{chapter.id} quick mode: {time.perf_counter() - start:.1f} s, kernel peak memory "
+          f"{metrics['peak_rss_mb']:.0f} MiB")
     assert metrics["chapter"] == chapter.id and metrics["seed"] == 1 and metrics["mode"] == "quick"
+    # a hosted class: 8 students' kernels running this chapter at once fit in 24 GiB
+    assert 8 * metrics["peak_rss_mb"] < CLASS_MEMORY_MIB
     assert metrics["checks"] and all(c["passed"] for c in metrics["checks"].values())
     executed = nbformat.read(out, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
