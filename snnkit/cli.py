@@ -176,9 +176,30 @@ def _book(args) -> int:
     jupyter_book = Path(sys.executable).with_name("jupyter-book")  # beside this Python
     done = subprocess.run([str(jupyter_book), "build", "--all", "-W", "-n", "--keep-going",
                            str(source)])
-    if done.returncode == 0:
-        print(f"book: {(source / '_build' / 'html' / 'index.html').resolve()}")
-    return done.returncode
+    if done.returncode != 0:
+        return done.returncode
+    html = source / "_build" / "html"
+    if args.executed:
+        missing = _pages_without_figures(html)
+        if missing:
+            print(f"snnkit book: no executed figure on the pages of {missing}", file=sys.stderr)
+            return 1
+    print(f"book: {(html / 'index.html').resolve()}")
+    return 0
+
+
+def _pages_without_figures(html: Path) -> list[str]:
+    """Chapter ids whose built page shows no output image that exists on disk."""
+    import re
+
+    missing = []
+    for c in chapters.CHAPTERS:
+        page = html / Path(c.notebook).with_suffix(".html")
+        text = page.read_text() if page.is_file() else ""
+        images = re.findall(r'<img[^>]*src="([^"]+\.png)"', text)
+        if not any((page.parent / src).is_file() for src in images):
+            missing.append(c.id)
+    return missing
 
 
 def main(argv=None) -> int:

@@ -144,3 +144,15 @@ def test_cli_params_shows_quick_and_full(capsys):
     out = capsys.readouterr().out
     assert "hidden           128                      512" in out
     assert cli.main(["params", "F9"]) == 2
+
+
+def test_book_check_finds_pages_without_executed_figures(tmp_path):
+    first, second = chapters.CHAPTERS[:2]
+    for c, body in ((first, '<img alt="" src="../_images/fig.png" />'), (second, "<p>text</p>")):
+        page = tmp_path / c.notebook.replace(".ipynb", ".html")
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(body)
+    (tmp_path / "_images").mkdir()
+    (tmp_path / "_images" / "fig.png").write_bytes(b"png")
+    missing = cli._pages_without_figures(tmp_path)
+    assert first.id not in missing and second.id in missing
