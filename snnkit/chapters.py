@@ -69,6 +69,26 @@ CHAPTERS = [
     Chapter("F3", "encoding-energy", "0", "Spike encodings, sparsity and energy",
             "Horowitz, Computing's energy problem (ISSCC 2014); Orchard et al., N-MNIST (2015)",
             "part0/f3_encoding_energy.ipynb", 25, ("digits", "nmnist_small")),
+    Chapter("1.1", "transformer-applications", "I", "Attention from scratch, across domains",
+            "Islam et al., A Comprehensive Survey on Applications of Transformers for Deep "
+            "Learning Tasks (2023), arXiv:2306.07303",
+            "part1/ch1_1_transformer_applications.ipynb", 45,
+            ("tinyshakespeare", "digits")),
+    Chapter("2.1", "pretraining-bridge", "II", "Pre-training as a bridge from ANNs to SNNs",
+            "Lin et al., Rethinking Pretraining as a Bridge from ANNs to SNNs (2022), "
+            "arXiv:2203.01158",
+            "part2/ch2_1_pretraining_bridge.ipynb", 40, ("digits",)),
+    Chapter("2.2", "sltt", "II", "Memory-efficient training through time (SLTT)",
+            "Meng et al., Towards Memory- and Time-Efficient Backpropagation for Training SNNs "
+            "(ICCV 2023), arXiv:2302.14311",
+            "part2/ch2_2_sltt.ipynb", 40, ("digits",)),
+    Chapter("2.3", "one-timestep", "II", "One time step is all you need",
+            "Chowdhury, Rathi & Roy, One Timestep is All You Need (2021), arXiv:2110.05929",
+            "part2/ch2_3_one_timestep.ipynb", 40, ("digits",)),
+    Chapter("2.4", "dynamic-confidence", "II", "Stopping early on dynamic confidence",
+            "Li, Jones & Furber, Unleashing the Potential of SNNs by Dynamic Confidence "
+            "(ICCV 2023), arXiv:2303.10276",
+            "part2/ch2_4_dynamic_confidence.ipynb", 25, ("digits",)),
 ]
 
 

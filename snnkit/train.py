@@ -79,17 +79,26 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int
 def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         val: tuple[torch.Tensor, torch.Tensor] | None = None, epochs: int = 1,
         lr: float = 1e-3, batch_size: int = 64, seed: int = 0, device="cpu",
-        progress: bool = True, desc: str = "train", time_first: bool = False
-        ) -> dict[str, list[float]]:
-    """Train a classifier (logits ``[B, classes]``) with Adam and cross-entropy.
+        progress: bool = True, desc: str = "train", time_first: bool = False,
+        method: str | None = None, K: int | None = None) -> dict[str, list[float]]:
+    """Train a classifier (logits ``[B, classes]``) with Adam.
 
     ``train``/``val``: ``(X, y)`` tensors, batched along the first dimension; with
     ``time_first`` X is stored ``[N, T, ...]`` and each batch goes to the model as
     ``[T, B, ...]`` (spike trains, event frames). Shows a tqdm bar per epoch when ``progress``.
+
+    ``method``: ``None`` (default) back-propagates the cross-entropy of ``model(x)`` through
+    everything (BPTT through the fused neurons). ``"bptt"``, ``"sltt"`` or ``"sltt-k"`` (with
+    ``K``) run the network one step at a time with the instantaneous loss of
+    :mod:`snnkit.methods.sltt`, so the three differ only in the gradient routes they keep; static
+    input is encoded first with ``model.encode``.
+
     Returns the history: ``train_loss``, ``train_acc`` and (with ``val``) ``val_loss``,
     ``val_acc`` per epoch.
     """
     from tqdm.auto import tqdm
+
+    from .methods.sltt import train_step
 
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -103,14 +112,20 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                    desc=f"{desc} {epoch + 1}/{epochs}", disable=not progress, leave=False)
         for xb, yb in bar:
             xb, yb = _to_model(xb, device, time_first), yb.to(device)
-            logits = model(xb)
-            loss = nn.functional.cross_entropy(logits, yb)
             opt.zero_grad()
-            loss.backward()
+            if method is None:
+                logits = model(xb)
+                loss = nn.functional.cross_entropy(logits, yb)
+                loss.backward()
+                loss = loss.item()
+            else:
+                steps = xb if time_first else model.encode(xb)
+                stats = train_step(model, steps, yb, method, K, generator=gen)
+                logits, loss = stats.output, stats.loss
             opt.step()
-            total += loss.item() * len(yb)
+            total += loss * len(yb)
             correct += (logits.argmax(-1) == yb).sum().item()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{loss:.3f}")
         history["train_loss"].append(total / len(X))
         history["train_acc"].append(correct / len(X))
         if val is not None:

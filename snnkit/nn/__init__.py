@@ -3,7 +3,7 @@
 Pure functions (``scaled_dot_product``) sit beside thin modules that hold the weights.
 """
 
-from .attention import MultiHeadAttention, scaled_dot_product
+from .attention import MultiHeadAttention, causal_mask, scaled_dot_product
 from .patch import ConvStem, PatchEmbed
 
-__all__ = ["ConvStem", "MultiHeadAttention", "PatchEmbed", "scaled_dot_product"]
+__all__ = ["ConvStem", "MultiHeadAttention", "PatchEmbed", "causal_mask", "scaled_dot_product"]
