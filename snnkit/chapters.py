@@ -74,6 +74,12 @@ CHAPTERS = [
             "Learning Tasks (2023), arXiv:2306.07303",
             "part1/ch1_1_transformer_applications.ipynb", 45,
             ("tinyshakespeare", "digits")),
+    Chapter("1.4", "spikformer-v2", "I", "Spiking self-attention without softmax",
+            "Zhou et al., Spikformer V2 (2024), arXiv:2401.02020",
+            "part1/ch1_4_spikformer_v2.ipynb", 60, ("digits",)),
+    Chapter("1.5", "spike-driven-v2", "I", "Spike-driven attention and Meta-SpikeFormer",
+            "Yao et al., Spike-driven Transformer V2 (ICLR 2024), arXiv:2404.03663",
+            "part1/ch1_5_spike_driven_v2.ipynb", 60, ("mnist5k",)),
     Chapter("2.1", "pretraining-bridge", "II", "Pre-training as a bridge from ANNs to SNNs",
             "Lin et al., Rethinking Pretraining as a Bridge from ANNs to SNNs (2022), "
             "arXiv:2203.01158",

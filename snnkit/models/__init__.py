@@ -1,6 +1,8 @@
 """Small model builders, one per architecture, sized by arguments."""
 
+from .meta_spikeformer import MetaSpikeFormer
 from .mlp import MLP, SpikingMLP
+from .spikformer import MaskedReconstruction, Spikformer
 from .transformer import (
     CharLM,
     Forecaster,
@@ -10,5 +12,6 @@ from .transformer import (
     sinusoidal_pe,
 )
 
-__all__ = ["MLP", "CharLM", "Forecaster", "PatchClassifier", "SpikingMLP", "Transformer",
-           "TransformerBlock", "sinusoidal_pe"]
+__all__ = ["MLP", "CharLM", "Forecaster", "MaskedReconstruction", "MetaSpikeFormer",
+           "PatchClassifier", "SpikingMLP", "Spikformer", "Transformer", "TransformerBlock",
+           "sinusoidal_pe"]
