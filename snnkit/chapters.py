@@ -74,12 +74,30 @@ CHAPTERS = [
             "Learning Tasks (2023), arXiv:2306.07303",
             "part1/ch1_1_transformer_applications.ipynb", 45,
             ("tinyshakespeare", "digits")),
+    Chapter("1.2", "metaformer", "I", "MetaFormer: the block, not the mixer",
+            "Yu et al., MetaFormer Is Actually What You Need for Vision (CVPR 2022), "
+            "arXiv:2111.11418",
+            "part1/ch1_2_metaformer.ipynb", 60, ("mnist5k",)),
+    Chapter("1.3", "swin", "I", "Shifted windows",
+            "Liu et al., Swin Transformer (ICCV 2021), arXiv:2103.14030",
+            "part1/ch1_3_swin.ipynb", 60, ("mnist5k",)),
     Chapter("1.4", "spikformer-v2", "I", "Spiking self-attention without softmax",
             "Zhou et al., Spikformer V2 (2024), arXiv:2401.02020",
             "part1/ch1_4_spikformer_v2.ipynb", 60, ("digits",)),
     Chapter("1.5", "spike-driven-v2", "I", "Spike-driven attention and Meta-SpikeFormer",
             "Yao et al., Spike-driven Transformer V2 (ICLR 2024), arXiv:2404.03663",
             "part1/ch1_5_spike_driven_v2.ipynb", 60, ("mnist5k",)),
+    Chapter("1.6", "maxformer", "I", "Spiking networks need high frequencies",
+            "Fang et al., Spiking Neural Networks Need High Frequency Information (2025), "
+            "arXiv:2505.18608",
+            "part1/ch1_6_maxformer.ipynb", 60, ("digits", "mnist5k")),
+    Chapter("1.7", "qsd-transformer", "I", "Quantised spike-driven transformers",
+            "Qiu et al., Quantized Spike-driven Transformer (ICLR 2025), arXiv:2501.13492",
+            "part1/ch1_7_qsd_transformer.ipynb", 60, ("digits",)),
+    Chapter("1.8", "step", "I", "A fair benchmark of spiking transformers",
+            "Shen et al., STEP: A Unified Spiking Transformer Evaluation Platform (2025), "
+            "arXiv:2505.11151",
+            "part1/ch1_8_step.ipynb", 60, ("digits",)),
     Chapter("2.1", "pretraining-bridge", "II", "Pre-training as a bridge from ANNs to SNNs",
             "Lin et al., Rethinking Pretraining as a Bridge from ANNs to SNNs (2022), "
             "arXiv:2203.01158",
@@ -95,6 +113,14 @@ CHAPTERS = [
             "Li, Jones & Furber, Unleashing the Potential of SNNs by Dynamic Confidence "
             "(ICCV 2023), arXiv:2303.10276",
             "part2/ch2_4_dynamic_confidence.ipynb", 25, ("digits",)),
+    Chapter("2.5", "static-to-event", "II", "From static images to event streams",
+            "He et al., An Efficient Knowledge Transfer Strategy for SNNs from Static to Event "
+            "Domain (AAAI 2024), arXiv:2303.13077",
+            "part2/ch2_5_static_to_event.ipynb", 60, ("mnist5k", "nmnist_small")),
+    Chapter("2.6", "hlop", "II", "Continual learning by Hebbian orthogonal projection",
+            "Xiao et al., Hebbian Learning based Orthogonal Projection for Continual Learning "
+            "of SNNs (ICLR 2024), arXiv:2402.11984",
+            "part2/ch2_6_hlop.ipynb", 60, ("digits",)),
 ]
 
 

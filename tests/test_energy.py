@@ -84,3 +84,79 @@ def test_spiking_network_counts_spikes_and_neuron_updates():
     assert lif.neuron_updates == 5 * 6 and lif.rate == pytest.approx(spikes.mean().item())
     assert report.to_dict()["spikes"] == lif.spikes
     assert "total" in str(report)
+
+
+def _linear_lif(T=4, B=2, seed=0):
+    torch.manual_seed(seed)
+    net = nn.Module()
+    net.fc, net.lif = nn.Linear(10, 5), LIF(0.9)
+    net.forward = lambda x: net.lif(net.fc(x))
+    spikes = (torch.rand(T, B, 10) < 0.3).float()
+    return net, spikes
+
+
+def test_memory_aware_matches_a_hand_computation():
+    from snnkit.hw.energy import MemoryModel, break_even_rate, input_rate, memory_aware
+
+    net, spikes = _linear_lif()
+    report = count_ops(net, spikes, samples=2)
+    n_spk = spikes.sum().item() / 2                      # input spikes per sample
+    m = MemoryModel(w_bits=4, a_bits=4, u_bits=16)
+    bit = 10 / 64                                        # pJ per SRAM bit
+    e_add16, e_mac4 = 0.06, 0.2 * 0.25 + 0.03 * 0.5      # Horowitz, scaled from 8 bits
+    snn = memory_aware(report, steps=4, memory=m)
+    assert snn["compute"] == pytest.approx(n_spk * 5 * e_add16)
+    assert snn["weights"] == pytest.approx(4 * 55 * 4 * bit)          # fetched every step
+    assert snn["activations"] == pytest.approx(4 * 10 * bit + 4 * 5 * bit)
+    assert snn["membrane"] == pytest.approx(4 * 5 * 2 * 16 * bit)
+    assert snn["total"] == pytest.approx(sum(snn[k] for k in ("compute", "weights",
+                                                              "activations", "membrane")))
+    qnn = memory_aware(report, steps=4, memory=m, kind="qnn")
+    assert qnn["compute"] == pytest.approx(50 * e_mac4)
+    assert qnn["weights"] == pytest.approx(55 * 4 * bit)
+    assert qnn["activations"] == pytest.approx((10 + 5) * 4 * bit) and qnn["membrane"] == 0
+    resident = memory_aware(report, 4, MemoryModel(4, 4, 16, weights_resident=True))
+    assert resident["weights"] == pytest.approx(qnn["weights"])
+    rate = input_rate(report)
+    assert rate == pytest.approx(spikes.mean().item())
+    assert memory_aware(report, 4, m, rate=rate)["total"] == pytest.approx(snn["total"])
+    fr = break_even_rate(report, 4, m)
+    assert memory_aware(report, 4, m, rate=fr)["total"] == pytest.approx(qnn["total"])
+    assert (rate > fr) == (snn["total"] > qnn["total"])
+    t8 = memory_aware(report, 4, m, T=8)                 # twice the steps, twice the cost
+    assert t8["total"] == pytest.approx(2 * snn["total"])
+    assert break_even_rate(report, 4, m, T=8) < fr       # longer runs must fire less to win
+    with pytest.raises(ValueError, match="kind"):
+        memory_aware(report, 4, m, kind="gpu")
+
+
+def test_compute_only_convention():
+    from snnkit.hw.energy import compute_only
+
+    net, spikes = _linear_lif()
+    report = count_ops(net, spikes, samples=2)
+    assert compute_only(report, 4) == pytest.approx(spikes.sum().item() / 2 * 5 * 0.9)
+    assert compute_only(report, 4, kind="ann") == pytest.approx(50 * 4.6)
+
+
+def test_multibit_spikes_cost_one_ac_per_spike():
+    from snnkit.quant import IELIF
+
+    torch.manual_seed(0)
+    layer = nn.Linear(6, 3)
+    counts = torch.randint(0, 5, (2, 6)).float()
+    (c,) = count_ops(layer, counts / 4, samples=2, spike_levels=4).layers
+    assert c.macs == 0 and c.spike_input
+    assert c.acs == pytest.approx(counts.sum().item() * 3 / 2)
+    (c,) = count_ops(layer, counts / 4, samples=2).layers      # default: binary only
+    assert c.acs == 0 and c.macs == 2 * 18 / 2
+    (c,) = count_ops(layer, torch.rand(2, 6), samples=2, spike_levels=4).layers
+    assert c.acs == 0                                           # analogue input stays MACs
+    conv = nn.Conv2d(1, 2, 3, padding=1)
+    img = torch.randint(0, 3, (1, 1, 4, 4)).float() / 4
+    (c,) = count_ops(conv, img, samples=1, spike_levels=4).layers
+    (ref,) = count_ops(conv, (img > 0).float(), samples=1).layers
+    assert c.acs >= ref.acs and c.acs == pytest.approx(
+        nn.functional.conv2d(img * 4, torch.ones(1, 1, 3, 3), padding=1).sum().item() * 2)
+    (n,) = count_ops(IELIF(D=4), torch.rand(3, 2, 5), samples=2).layers
+    assert n.kind == "neuron" and n.neuron_updates == 3 * 5

@@ -1,5 +1,6 @@
 """Pure functions: neuron updates (single and fused multi-step) and surrogate gradients."""
 
+from .frequency import highfreq_share, lif_gain, measured_gain
 from .lif import RESETS, lif_sequence, lif_sequence_reference, lif_step
 from .surrogate import ATan, FastSigmoid, Heaviside, StraightThrough, Surrogate, Triangle
 
@@ -11,7 +12,10 @@ __all__ = [
     "StraightThrough",
     "Surrogate",
     "Triangle",
+    "highfreq_share",
+    "lif_gain",
     "lif_sequence",
     "lif_sequence_reference",
     "lif_step",
+    "measured_gain",
 ]

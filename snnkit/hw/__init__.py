@@ -1,5 +1,17 @@
-"""Hardware models: the energy model (and, in later parts, device simulators)."""
+"""Hardware models: the energy model, and device simulators in submodules (``sfq``,
+``crossbar``, ``spinnaker``)."""
 
-from .energy import CostReport, EnergyTable, LayerCost, count_ops
+from .energy import (
+    CostReport,
+    EnergyTable,
+    LayerCost,
+    MemoryModel,
+    break_even_rate,
+    compute_only,
+    count_ops,
+    input_rate,
+    memory_aware,
+)
 
-__all__ = ["CostReport", "EnergyTable", "LayerCost", "count_ops"]
+__all__ = ["CostReport", "EnergyTable", "LayerCost", "MemoryModel", "break_even_rate",
+           "compute_only", "count_ops", "input_rate", "memory_aware"]

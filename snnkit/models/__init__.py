@@ -1,8 +1,10 @@
 """Small model builders, one per architecture, sized by arguments."""
 
 from .meta_spikeformer import MetaSpikeFormer
+from .metaformer import MetaFormer, SpikingMetaFormer
 from .mlp import MLP, SpikingMLP
 from .spikformer import MaskedReconstruction, Spikformer
+from .step import SpikingTransformer, benchmark
 from .transformer import (
     CharLM,
     Forecaster,
@@ -12,6 +14,7 @@ from .transformer import (
     sinusoidal_pe,
 )
 
-__all__ = ["MLP", "CharLM", "Forecaster", "MaskedReconstruction", "MetaSpikeFormer",
-           "PatchClassifier", "SpikingMLP", "Spikformer", "Transformer", "TransformerBlock",
+__all__ = ["MLP", "CharLM", "Forecaster", "MaskedReconstruction", "MetaFormer",
+           "MetaSpikeFormer", "PatchClassifier", "SpikingMLP", "SpikingMetaFormer",
+           "SpikingTransformer", "Spikformer", "Transformer", "TransformerBlock", "benchmark",
            "sinusoidal_pe"]

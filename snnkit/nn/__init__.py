@@ -16,7 +16,19 @@ from .spiking_attention import (
     ssa,
     ssa_integer,
 )
+from .window_attention import (
+    PatchMerging,
+    SwinBlock,
+    SwinClassifier,
+    WindowAttention,
+    cyclic_shift,
+    shifted_window_mask,
+    window_partition,
+    window_reverse,
+)
 
-__all__ = ["SDSA", "SSA", "ConvStem", "MultiHeadAttention", "OpCount", "PatchEmbed",
-           "SoftmaxAttention", "attention_ops", "causal_mask", "scaled_dot_product", "sdsa",
-           "sdsa_linear", "ssa", "ssa_integer"]
+__all__ = ["ConvStem", "MultiHeadAttention", "OpCount", "PatchEmbed", "PatchMerging", "SDSA",
+           "SSA", "SoftmaxAttention", "SwinBlock", "SwinClassifier", "WindowAttention",
+           "attention_ops", "causal_mask", "cyclic_shift", "scaled_dot_product", "sdsa",
+           "sdsa_linear", "shifted_window_mask", "ssa", "ssa_integer", "window_partition",
+           "window_reverse"]
