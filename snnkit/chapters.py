@@ -93,7 +93,7 @@ CHAPTERS = [
             "part1/ch1_6_maxformer.ipynb", 60, ("digits", "mnist5k")),
     Chapter("1.7", "qsd-transformer", "I", "Quantised spike-driven transformers",
             "Qiu et al., Quantized Spike-driven Transformer (ICLR 2025), arXiv:2501.13492",
-            "part1/ch1_7_qsd_transformer.ipynb", 60, ("digits",)),
+            "part1/ch1_7_qsd_transformer.ipynb", 90, ("digits",)),
     Chapter("1.8", "step", "I", "A fair benchmark of spiking transformers",
             "Shen et al., STEP: A Unified Spiking Transformer Evaluation Platform (2025), "
             "arXiv:2505.11151",
@@ -121,6 +121,51 @@ CHAPTERS = [
             "Xiao et al., Hebbian Learning based Orthogonal Projection for Continual Learning "
             "of SNNs (ICLR 2024), arXiv:2402.11984",
             "part2/ch2_6_hlop.ipynb", 60, ("digits",)),
+    Chapter("3.1", "lmuformer", "III", "LMUFormer: Legendre memory, streaming",
+            "Liu, Datta, Li & Beerel, LMUFormer: Low Complexity Yet Powerful "
+            "Spiking Model With Legendre Memory Units (ICLR 2024), arXiv:2402.04882",
+            "part3/ch3_1_lmuformer.ipynb", 45, ("fsdd",)),
+    Chapter("3.2", "l2mu", "III", "An LMU made of spiking neurons",
+            "Fra, Leto, Pignata, Macii & Urgese, Natively neuromorphic LMU architecture for "
+            "encoding-free SNN-based HAR on commercial edge devices (ICANN 2024), "
+            "arXiv:2407.04076",
+            "part3/ch3_2_l2mu.ipynb", 40),
+    Chapter("3.3", "spikegpt", "III", "SpikeGPT: a spiking RWKV language model",
+            "Zhu, Zhao, Li & Eshraghian, SpikeGPT: Generative Pre-trained Language Model with "
+            "Spiking Neural Networks (TMLR 2024), arXiv:2302.13939",
+            "part3/ch3_3_spikegpt.ipynb", 40, ("tinyshakespeare",)),
+    Chapter("3.4", "spikingbrain", "III", "Linear attention and spike coding (SpikingBrain)",
+            "Pan et al., SpikingBrain Technical Report: Spiking Brain-inspired Large Models "
+            "(2025), arXiv:2509.05276",
+            "part3/ch3_4_spikingbrain.ipynb", 45, ("tinyshakespeare",)),
+    Chapter("3.5", "egru-spinnaker2", "III", "An event-based GRU language model on SpiNNaker",
+            "Khan Nazeer et al., Language Modeling on a SpiNNaker 2 Neuromorphic Chip (2023), "
+            "arXiv:2312.09084; Subramoney et al., EGRU (ICLR 2023), arXiv:2206.06178",
+            "part3/ch3_5_egru_spinnaker2.ipynb", 35, ("tinyshakespeare",)),
+    Chapter("3.6", "delta-activation", "III", "Training for temporal sparsity: delta activations",
+            "Yousefzadeh & Sifalakis, Training for temporal sparsity in deep neural networks, "
+            "application in video processing (2021), arXiv:2107.07305",
+            "part3/ch3_6_delta_activation.ipynb", 40, ("nmnist_small",)),
+    Chapter("5.1", "sfq", "V", "Superconducting spikes: single flux quanta",
+            "Krylov, Edwards, Friedman & Friedman, Deep Neuromorphic Networks with "
+            "Superconducting Single Flux Quanta (2023), arXiv:2311.10721",
+            "part5/ch5_1_sfq.ipynb", 30),
+    Chapter("5.2", "memristor-lsm", "V", "A memristor liquid state machine, zero-shot",
+            "Lin et al., Resistive memory-based zero-shot liquid state machine for multimodal "
+            "event data learning (Nature Computational Science 2025), arXiv:2307.00771",
+            "part5/ch5_2_memristor_lsm.ipynb", 45, ("nmnist_small", "fsdd")),
+    Chapter("5.3", "hippocampus-cam", "V", "A hippocampal memory on SpiNNaker",
+            "Casanueva-Morato et al., Bio-inspired computational memory model of the "
+            "Hippocampus (Neural Networks 2024), arXiv:2310.05868",
+            "part5/ch5_3_hippocampus_cam.ipynb", 30),
+    Chapter("5.4", "place-recognition", "V", "Ensembles of small SNNs for place recognition",
+            "Hussaini, Milford & Fischer, Ensembles of Compact, Region-specific & Regularized "
+            "SNNs for Scalable Place Recognition (ICRA 2023), arXiv:2209.08723",
+            "part5/ch5_4_place_recognition.ipynb", 25),
+    Chapter("5.5", "blimp-pid", "V", "An evolved spiking controller for a blimp",
+            "Burgers, Stroobants & de Croon, Evolving Spiking Neural Networks to Mimic PID "
+            "Control for Autonomous Blimps (2023), arXiv:2309.12937",
+            "part5/ch5_5_blimp_pid.ipynb", 35),
 ]
 
 

@@ -237,7 +237,7 @@ class IELIF(nn.Module):
     ``forward(x)``: ``x`` ``[T, B, ...]``. Returns ``(spikes, membrane)``, both ``[T, B, ...]``.
     """
 
-    spiking = True   # for snnkit.hw.count_ops
+    emits_spikes = True  # count_ops prices this module as neurons
 
     def __init__(self, D: int = 4, beta: float = 0.5, rectify: bool = False,
                  num_features: int | None = None, channel_dim: int = -1,

@@ -56,3 +56,29 @@ def test_stochastic_switching_gives_sparse_zero_mean_random_weights():
     assert abs(setted - 0.3) < 0.02
     W = xbar.weights()
     assert abs(W.mean().item()) < 0.02 and (W == 0).double().mean() > 0.4
+
+
+def test_read_noise_has_the_per_cell_distribution_and_each_vector_its_own_draw():
+    xbar = Crossbar(20, 3, read_noise=0.1, seed=5).program(torch.randn(20, 3,
+                                                                    generator=torch.Generator()
+                                                                    .manual_seed(0)))
+    v = torch.rand(20, dtype=torch.float64)
+    draws = xbar.currents(v.expand(4000, 20))                  # 4,000 reads of one vector
+    assert xbar.reads == 4000
+    gen = torch.Generator().manual_seed(6)                     # the explicit per-cell model
+    g = xbar.g * (1 + 0.1 * torch.randn(4000, *xbar.g.shape, generator=gen,
+                                        dtype=torch.float64))
+    cells = torch.einsum("r,nrc->nc", v, g[:, 0] - g[:, 1])
+    assert torch.allclose(draws.mean(0), cells.mean(0), rtol=0.02, atol=0)
+    assert torch.allclose(draws.std(0), cells.std(0), rtol=0.08, atol=0)
+    assert draws[0].ne(draws[1]).all()                          # fresh noise for every vector
+
+
+def test_energy_is_the_joule_heat_of_the_cells():
+    xbar = Crossbar(3, 2, t_read=1e-8).program(torch.tensor([[1.0, 0.0], [0.0, -1.0],
+                                                             [0.5, 0.5]]))
+    v = torch.tensor([[0.2, 0.0, 0.1], [0.0, 0.2, 0.0]], dtype=torch.float64)
+    xbar.currents(v)
+    want = sum(float((vi ** 2) @ (xbar.g[0] + xbar.g[1]).sum(1)) for vi in v) * 1e-8
+    assert xbar.energy_j == pytest.approx(want)
+    assert xbar.reads == 2 and xbar.macs == 2 * 3 * 2

@@ -160,3 +160,38 @@ def test_multibit_spikes_cost_one_ac_per_spike():
         nn.functional.conv2d(img * 4, torch.ones(1, 1, 3, 3), padding=1).sum().item() * 2)
     (n,) = count_ops(IELIF(D=4), torch.rand(3, 2, 5), samples=2).layers
     assert n.kind == "neuron" and n.neuron_updates == 3 * 5
+
+
+def test_only_modules_that_emit_spikes_are_priced_as_neurons():
+    """A model with a ``spiking`` switch (e.g. LMUFormer's) is a network, not a neuron: only
+    the class attribute ``emits_spikes`` marks a custom module as one."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.spiking = True
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return (self.fc(x) > 0).float()
+
+    class Neuron(nn.Module):
+        emits_spikes = True
+
+        def forward(self, x):
+            return (x > 0.5).float()
+
+    layers = count_ops(Net(), torch.rand(2, 4), samples=2).layers
+    assert [c.kind for c in layers] == ["linear"]
+    (n,) = count_ops(Neuron(), torch.tensor([[0.2, 0.9, 0.7]]), samples=1).layers
+    assert n.kind == "neuron" and n.spikes == 2 and n.neuron_updates == 3
+
+
+def test_event_energy_prices_counters_by_name():
+    from snnkit.hw import event_energy
+
+    table = {"packets": 2e-9, "spikes": 1e-9}
+    counters = {"packets": 3, "spikes": 5, "ticks": 100}      # unpriced counters are ignored
+    assert event_energy(counters, table) == pytest.approx(11e-9)
+    with pytest.raises(KeyError, match="spikes"):
+        event_energy({"packets": 3}, table)

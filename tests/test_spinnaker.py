@@ -38,8 +38,8 @@ def test_packets_routes_and_synaptic_events_are_counted():
     src = m.add(sp.Population(2, label="src", spike_times=[[3, 10], [5]]))
     post = m.add(sp.Population(6, FAST, label="post"))       # two slices: 0-3, 4-5
     W = np.zeros((2, 6))
-    W[0, [0, 1, 5]] = 2.0                                     # neuron 0 reaches both cores
-    W[1, 2] = 2.0                                             # neuron 1 only the first
+    W[0, [0, 1, 5]] = 6.0                                     # neuron 0 reaches both cores
+    W[1, 2] = 6.0                                             # neuron 1 only the first
     m.connect(src, post, W, delay=2)
     m.place_and_route()
     assert m.slices == [(0, 0, 2), (1, 0, 4), (1, 4, 6)]
@@ -66,7 +66,7 @@ def test_dropped_packets_deliver_nothing_and_runs_are_deterministic():
     def build(drop):
         m = sp.Machine(drop_p=drop, seed=1)
         src = m.add(sp.Population(5, label="src", spike_times=[[2, 4, 6]] * 5))
-        m.connect(src, m.add(sp.Population(5, FAST, label="post")), np.eye(5) * 3)
+        m.connect(src, m.add(sp.Population(5, FAST, label="post")), np.eye(5) * 6)
         return m.run(10)
 
     lost = build(1.0)
@@ -88,3 +88,22 @@ def test_stdp_potentiates_causal_and_depresses_acausal_pairs(pre_first, sign):
     assert [t for t, _ in out["spikes"]["post"]] == [12.0]    # the kick alone makes it fire
     assert np.sign(plastic.weight[0, 0] - 0.5) == sign
     assert 0 <= plastic.weight[0, 0] <= 6
+
+
+def test_synapse_init_delivers_the_continuous_charge():
+    tau, tick = 0.3, 1.0
+    init = sp.synapse_init(tau, tick)
+    assert init == pytest.approx(0.3 * (1 - math.exp(-1 / 0.3)))
+    charge = sum(init * math.exp(-k * tick / tau) * tick for k in range(200))   # w = 1 nA
+    assert charge == pytest.approx(tau)                                          # w * tau_syn
+
+
+def test_identical_populations_stay_distinct_and_a_lost_packet_loses_all_copies():
+    m = sp.Machine(drop_p=1.0)
+    src = m.add(sp.Population(1, label="src", spike_times=[[1, 3]]))
+    a, b = m.add(sp.Population(1, FAST)), m.add(sp.Population(1, FAST))
+    assert a is not b and m.populations.index(b) == 2                           # not a == b
+    m.connect(src, a, np.array([[6.0]]))
+    m.connect(src, b, np.array([[6.0]]))
+    c = m.run(10)["counters"]
+    assert c["packets"] == 2 and c["dropped"] == 2 and c["deliveries"] == 0

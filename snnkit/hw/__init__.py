@@ -1,5 +1,6 @@
-"""Hardware models: the energy model, and device simulators in submodules (``sfq``,
-``crossbar``, ``spinnaker``)."""
+"""Hardware models: the energy model here, and device simulators in submodules: ``sfq``
+(superconducting single-flux-quantum pulses), ``crossbar`` (memristor arrays), ``spinnaker``
+(an event-driven fixed-point chip) and ``egru_deploy`` (an EGRU on that chip)."""
 
 from .energy import (
     CostReport,
@@ -9,9 +10,10 @@ from .energy import (
     break_even_rate,
     compute_only,
     count_ops,
+    event_energy,
     input_rate,
     memory_aware,
 )
 
 __all__ = ["CostReport", "EnergyTable", "LayerCost", "MemoryModel", "break_even_rate",
-           "compute_only", "count_ops", "input_rate", "memory_aware"]
+           "compute_only", "count_ops", "event_energy", "input_rate", "memory_aware"]

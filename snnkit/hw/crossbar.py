@@ -9,13 +9,20 @@ The non-idealities, each a knob with its unit:
 - ``d2d``: device-to-device variability, a fixed lognormal gain per cell (sigma of log-gain);
 - ``c2c``: cycle-to-cycle programming noise, Gaussian, relative to the range, drawn anew at each
   programming;
-- ``read_noise``: multiplicative Gaussian noise on each cell at each read (relative sigma);
+- ``read_noise``: multiplicative Gaussian noise on each cell at each read (relative sigma), drawn
+  independently for every input vector;
 - stochastic switching: :meth:`Crossbar.program_random` SETs each cell with probability
   ``p_set`` to a lognormal low-resistance state, else leaves it in the high-resistance state:
   random weights for free, as the LSM of Lin et al. uses.
 
 Wiring is ideal: no IR drop along the lines, no sneak paths, no ADC quantisation (a real 256 Kb
-macro has all three). Defaults follow 40 nm RRAM orders of magnitude: 1 uS to 100 uS, 0.2 V reads.
+macro has all three). Defaults follow 40 nm RRAM orders of magnitude: 1 uS to 100 uS, 0.2 V reads
+of 10 ns.
+
+Bookkeeping: ``reads`` counts input vectors applied (one read drives every cell once, so an array
+does ``reads x rows x cols`` analogue multiply-accumulates, :attr:`Crossbar.macs`), and
+``energy_j`` sums the Joule heat of the cells during those reads, ``sum v^2 G t_read`` (the array
+alone: drivers, sense amplifiers and ADCs, which dominate a real macro, are not modelled).
 """
 
 from __future__ import annotations
@@ -34,29 +41,37 @@ class Crossbar:
         c2c: sigma of the programming noise, as a fraction of ``g_max - g_min``.
         read_noise: sigma of the per-read multiplicative noise.
         v_read: read voltage for a unit input, in volts.
+        t_read: duration of one read pulse, in seconds (for ``energy_j``).
         seed: seeds the array's own generator (variability, programming and reads).
     """
 
     def __init__(self, rows: int, cols: int, g_min: float = 1e-6, g_max: float = 1e-4,
                  levels: int | None = None, d2d: float = 0.0, c2c: float = 0.0,
-                 read_noise: float = 0.0, v_read: float = 0.2, seed: int = 0):
+                 read_noise: float = 0.0, v_read: float = 0.2, t_read: float = 1e-8,
+                 seed: int = 0):
         if not 0 < g_min < g_max:
             raise ValueError(f"need 0 < g_min < g_max, got {g_min}, {g_max}")
         if levels is not None and levels < 2:
             raise ValueError(f"levels must be >= 2 or None, got {levels}")
         self.rows, self.cols = rows, cols
         self.g_min, self.g_max, self.levels = g_min, g_max, levels
-        self.c2c, self.read_noise, self.v_read = c2c, read_noise, v_read
+        self.c2c, self.read_noise, self.v_read, self.t_read = c2c, read_noise, v_read, t_read
         self.gen = torch.Generator().manual_seed(seed)
         shape = (2, rows, cols)                                   # (G+, G-)
         self.gain = torch.exp(d2d * torch.randn(shape, generator=self.gen, dtype=torch.float64))
         self.g = torch.full(shape, g_min, dtype=torch.float64)    # conductances, S
         self.scale = 1.0                                          # weight units per g range
-        self.reads = 0
+        self.reads = 0                                            # input vectors applied
+        self.energy_j = 0.0                                       # cell energy of those reads
 
     @property
     def g_range(self) -> float:
         return self.g_max - self.g_min
+
+    @property
+    def macs(self) -> int:
+        """Analogue multiply-accumulates done so far: every cell, at every read."""
+        return self.reads * self.rows * self.cols
 
     def quantize(self, g: torch.Tensor) -> torch.Tensor:
         """Snap conductances to the nearest of ``levels`` values in ``[g_min, g_max]``."""
@@ -102,14 +117,22 @@ class Crossbar:
 
     def currents(self, v: torch.Tensor) -> torch.Tensor:
         """Column currents (A) ``[..., cols]`` for row voltages ``v`` (V) ``[..., rows]``: the
-        differential pair's ``v @ G+ - v @ G-``, each cell disturbed by this read's noise."""
-        self.reads += 1
-        g = self.g
+        differential pair's ``v @ G+ - v @ G-``. Each input vector is one read, with every cell
+        disturbed by that read's own noise ``G (1 + read_noise * eps)``. The cells' noises are
+        independent, so a column's noisy current is drawn exactly as
+        ``I + read_noise * sqrt(v^2 @ (G+^2 + G-^2)) * eps`` (one normal per column and read).
+        Computed in float32 unless ``v`` is float64."""
+        dtype = torch.float64 if v.dtype == torch.float64 else torch.float32
+        v, g_pos, g_neg = v.to(dtype), self.g[0].to(dtype), self.g[1].to(dtype)
+        self.reads += v.numel() // self.rows
+        v2 = v * v
+        per_row = v2.reshape(-1, self.rows).sum(0)                # sum of v^2 over the reads
+        self.energy_j += float(per_row @ (g_pos + g_neg).sum(1)) * self.t_read
+        i = v @ (g_pos - g_neg)
         if self.read_noise > 0:
-            g = g * (1 + self.read_noise * torch.randn(g.shape, generator=self.gen,
-                                                       dtype=torch.float64))
-        v = v.to(torch.float64)
-        return v @ g[0] - v @ g[1]
+            sd = (v2 @ (g_pos ** 2 + g_neg ** 2)).sqrt()
+            i = i + self.read_noise * sd * torch.randn(i.shape, generator=self.gen, dtype=dtype)
+        return i
 
     def matvec(self, x: torch.Tensor) -> torch.Tensor:
         """``x @ W`` computed in the array: inputs encoded as read voltages ``x * v_read``,

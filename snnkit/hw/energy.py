@@ -25,6 +25,10 @@ Multi-bit spikes (``spike_levels=D``): an input whose values are integer multipl
 unit with ``k <= D`` is ``D`` binary planes (:func:`snnkit.quant.spike_planes`) and costs one AC
 per (spike, target) pair per unit, ``k`` for a spike of ``k`` units.
 
+Event-driven hardware (:func:`event_energy`): every simulator in :mod:`snnkit.hw` counts its
+events in a dict (packets, synaptic events, junction switchings ...) and publishes a table of
+joules per event keyed by the same names; the price is the dot product of the two.
+
 Memory-aware pricing (:func:`memory_aware`, after STEP, Shen et al. 2025): a spiking network pays,
 per time step, for fetching its weights (unless they stay resident), reading and writing every
 membrane potential and moving its spike maps; a quantised ANN pays its (cheap, low-bit) MACs
@@ -197,8 +201,8 @@ def count_ops(model: nn.Module, *inputs, samples: int, table: EnergyTable | None
     ``spike_levels``: also price inputs of up to this many spikes per element (multi-bit spikes,
     e.g. ``D`` of :class:`~snnkit.quant.IELIF`) as ACs, one per spike.
     Layers are reported in call order; neurons are snnkit's :class:`~snnkit.neurons.LIF` family
-    and modules with ``spiking = True``, whose first output is taken as spikes. Inputs are moved
-    to the model's device.
+    and modules with the class attribute ``emits_spikes = True``, whose first output is taken as
+    spikes. Inputs are moved to the model's device.
     """
     from ..neurons import LIF
 
@@ -245,7 +249,7 @@ def count_ops(model: nn.Module, *inputs, samples: int, table: EnergyTable | None
     for name, module in model.named_modules():
         if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             hooks.append(module.register_forward_hook(synapse_hook(name)))
-        elif isinstance(module, LIF) or getattr(module, "spiking", False):
+        elif isinstance(module, LIF) or getattr(module, "emits_spikes", False):
             hooks.append(module.register_forward_hook(neuron_hook(name)))
     try:
         with torch.no_grad():
@@ -371,3 +375,19 @@ def compute_only(report: CostReport, steps: int, kind: str = "snn",
     if kind == "ann":
         return sum(c.dense_macs for c in report.layers) / steps * table.mac
     raise ValueError(f"kind must be 'snn' or 'ann', got {kind!r}")
+
+
+# ---------------------------------------------------------------- event-driven hardware
+
+def event_energy(counters: dict, table: dict):
+    """Joules spent on a simulator's counted events: ``sum_k counters[k] * table[k]``.
+
+    ``table``: joules per event, keyed by counter name (e.g.
+    :data:`snnkit.hw.spinnaker.ENERGY_J`, :func:`snnkit.hw.sfq.energy_table`); counters it does
+    not price are ignored. Counts may be numbers or arrays (e.g. one per input pattern); the
+    result has their shape.
+    """
+    missing = sorted(set(table) - set(counters))
+    if missing:
+        raise KeyError(f"counters lack {missing} priced by the table (have {sorted(counters)})")
+    return sum(counters[k] * e for k, e in table.items())

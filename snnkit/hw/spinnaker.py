@@ -7,17 +7,28 @@ The execution model of SpiNNaker (Furber et al., Proc. IEEE 2014), kept small en
   packet for every spike;
 - neuron state is fixed point **s16.15** (``Q = 15`` fractional bits in a signed 32-bit word);
   decays are exact exponential factors computed once (``exp(-tick / tau)``), as sPyNNaker does;
+- a weight ``w`` (nA) arriving in a tick adds ``w * init`` to the exponential synaptic current,
+  ``init = (tau_syn / tick) (1 - exp(-tick / tau_syn))`` (sPyNNaker's normalisation): the current
+  is then held over the tick at the mean of the exponential it stands for, so a synapse delivers
+  the charge ``w * tau_syn`` of the continuous model even when ``tau_syn`` is shorter than a tick;
 - populations are split into slices of at most ``neurons_per_core`` neurons, one slice per core;
   each slice gets a routing key (``slice << 16 | neuron``) and the router holds one key/mask
   entry per slice with outgoing projections, listing the cores that receive its packets;
 - an arriving packet looks up its synaptic row and adds each weight into the ring buffer slot of
   its delay (>= 1 tick);
-- counters: packets sent, router lookups, packet copies delivered, synaptic events, neuron
-  updates, ticks; :meth:`Machine.energy` turns them into joules.
+- with ``drop_p > 0`` the fabric loses each packet with that probability (all of its copies);
+- counters: packets sent, router lookups, packet copies delivered, packets dropped, synaptic
+  events, neuron updates, ticks; :meth:`Machine.energy` turns them into joules.
+
+STDP (:class:`STDP`, pair rule with all-to-all traces, additive, weights in nA): a presynaptic
+spike depresses its row by ``a_minus * y_post`` (post traces of earlier ticks) as it is sent; a
+post spike potentiates its column by ``a_plus * x_pre``, presynaptic spikes of the same tick
+included (a same-tick pair counts as causal); weights are clipped after each step.
 
 ``backend="float"`` runs the same network in float64 for comparison. Simplifications (stated):
-one chip (no inter-chip links), no packet drops unless ``drop_p`` is set, STDP's potentiation is
-applied at the post spike rather than deferred to the next presynaptic arrival.
+one chip (no inter-chip links); STDP is applied as the spikes happen, whereas sPyNNaker defers
+potentiation to the next presynaptic arrival, with its own conventions for delays and same-tick
+pairs, so where plasticity is involved our rasters can differ from the chip's.
 
 Neuron model: PyNN's ``IF_curr_exp`` (current-based LIF, exponential synaptic currents), units
 mV, nA, nF, ms.
@@ -29,6 +40,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .energy import event_energy
 
 Q = 15                              # fractional bits of s16.15
 ONE = 1 << Q
@@ -66,10 +79,10 @@ class IFCurrExp:
     i_offset: float = 0.0      # nA
 
 
-@dataclass
+@dataclass(eq=False)
 class Population:
     """``n`` neurons with ``params``; or, with ``spike_times`` (one list of ms per neuron), a
-    spike source that fires at those times."""
+    spike source that fires at those times. Populations compare by identity."""
 
     n: int
     params: IFCurrExp | None = None
@@ -122,6 +135,12 @@ class Projection:
         self.mask = self.weight != 0 if self.stdp is None else np.ones_like(self.weight, bool)
 
 
+def synapse_init(tau_syn: float, tick: float) -> float:
+    """Scale of a weight entering an exponential synapse: the mean of ``exp(-t / tau_syn)`` over
+    one tick, ``(tau_syn / tick) (1 - exp(-tick / tau_syn))`` (0.29 for 0.3 ms at 1 ms ticks)."""
+    return tau_syn / tick * (1 - math.exp(-tick / tau_syn))
+
+
 def one_to_one(n: int, w: float) -> np.ndarray:
     return np.eye(n) * w
 
@@ -135,9 +154,10 @@ def all_to_all(n_pre: int, n_post: int, w: float, allow_self: bool = True) -> np
 
 # Per-event energies of SpiNNaker 1, orders of magnitude only (Stromatias et al., IJCNN 2013,
 # measured about 8 nJ per synaptic event; neuron updates and packets cost the same order). Use them
-# to compare event counts, not as a calibration; pass your own table to Machine.energy.
-ENERGY_J = {"synaptic_event": 8e-9, "neuron_update": 11e-9, "packet": 1.1e-9,
-            "router_lookup": 0.0}
+# to compare event counts, not as a calibration; pass your own table to Machine.energy. Keys
+# are the names of :meth:`Machine.run`'s counters (see snnkit.hw.event_energy).
+ENERGY_J = {"synaptic_events": 8e-9, "neuron_updates": 11e-9, "deliveries": 1.1e-9,
+            "router_lookups": 0.0}
 
 
 class Machine:
@@ -218,6 +238,8 @@ class Machine:
             const.append(dict(
                 a_m=num(a_m), r_gain=num((1 - a_m) * prm.tau_m / prm.cm),
                 a_e=num(math.exp(-dt / prm.tau_syn_e)), a_i=num(math.exp(-dt / prm.tau_syn_i)),
+                init_e=num(synapse_init(prm.tau_syn_e, dt)),
+                init_i=num(synapse_init(prm.tau_syn_i, dt)),
                 v_rest=num(prm.v_rest), v_reset=num(prm.v_reset), v_th=num(prm.v_thresh),
                 i_off=num(prm.i_offset), refrac=int(math.ceil(prm.tau_refrac / dt))))
             state.append(dict(v=num(np.full(pop.n, prm.v_rest)), i_e=num(np.zeros(pop.n)),
@@ -227,6 +249,9 @@ class Machine:
         traces = [(np.zeros(p.pre.n), np.zeros(p.post.n)) for p in self.projections]
         source_spikes = [self._source_raster(pop, ticks) if pop.is_source else None
                          for pop in pops]
+        routed = [np.zeros(pop.n, bool) for pop in pops]         # neurons whose slice has a route
+        for key, (p, start, stop) in enumerate(self.slices):
+            routed[p][start:stop] = key in self.routes
         counters = dict(ticks=ticks, neuron_updates=0, packets=0, router_lookups=0,
                         deliveries=0, synaptic_events=0, dropped=0)
         raster: dict[str, list] = {pop.label or f"pop{i}": [] for i, pop in enumerate(pops)}
@@ -239,8 +264,8 @@ class Machine:
                     spiked.append(source_spikes[i][t])
                     continue
                 s, c = state[i], const[i]
-                s["i_e"] = mul(s["i_e"], c["a_e"]) + s["ring"][0, slot]
-                s["i_i"] = mul(s["i_i"], c["a_i"]) + s["ring"][1, slot]
+                s["i_e"] = mul(s["i_e"], c["a_e"]) + mul(s["ring"][0, slot], c["init_e"])
+                s["i_i"] = mul(s["i_i"], c["a_i"]) + mul(s["ring"][1, slot], c["init_i"])
                 s["ring"][:, slot] = 0
                 drive = s["i_e"] - s["i_i"] + c["i_off"]
                 v = c["v_rest"] + mul(s["v"] - c["v_rest"], c["a_m"]) + mul(drive, c["r_gain"])
@@ -254,19 +279,23 @@ class Machine:
             for i, pop in enumerate(pops):
                 for n in np.flatnonzero(spiked[i]):
                     raster[pop.label or f"pop{i}"].append((t * dt, int(n)))
-            for key, (p, start, stop) in enumerate(self.slices):   # 2. packets and router
-                n_spikes = int(spiked[p][start:stop].sum())
-                if key in self.routes and n_spikes:
-                    counters["packets"] += n_spikes
-                    counters["router_lookups"] += n_spikes
-                    counters["deliveries"] += n_spikes * len(self.routes[key])
+            delivered = []                                         # 2. packets and router
+            for i, pop in enumerate(pops):
+                sent = spiked[i].astype(bool) & routed[i]
+                if self.drop_p > 0 and sent.any():
+                    lost = sent & (rng.random(pop.n) < self.drop_p)
+                    counters["dropped"] += int(lost.sum())
+                    sent = sent & ~lost
+                delivered.append(sent)
+            for key, (p, start, stop) in enumerate(self.slices):
+                if key in self.routes:
+                    counters["packets"] += int(spiked[p][start:stop].sum())
+                    counters["router_lookups"] += int(spiked[p][start:stop].sum())
+                    counters["deliveries"] += (int(delivered[p][start:stop].sum())
+                                               * len(self.routes[key]))
             for k, proj in enumerate(self.projections):            # 3. synaptic rows
                 pre, post = pops.index(proj.pre), pops.index(proj.post)
-                arriving = spiked[pre].astype(bool)
-                if self.drop_p > 0 and arriving.any():
-                    lost = arriving & (rng.random(arriving.shape) < self.drop_p)
-                    counters["dropped"] += int(lost.sum())
-                    arriving = arriving & ~lost
+                arriving = delivered[pre]
                 x_pre, y_post = traces[k]
                 if proj.stdp is not None and arriving.any():      # depression on arrival
                     self._stdp(proj, weights, k, arriving, y_post, fixed, potentiate=False)
@@ -316,8 +345,4 @@ class Machine:
     @staticmethod
     def energy(counters: dict, table: dict | None = None) -> float:
         """Joules spent on the counted events (default: :data:`ENERGY_J`)."""
-        table = table or ENERGY_J
-        return (counters["synaptic_events"] * table["synaptic_event"]
-                + counters["neuron_updates"] * table["neuron_update"]
-                + counters["deliveries"] * table["packet"]
-                + counters["router_lookups"] * table["router_lookup"])
+        return float(event_energy(counters, table or ENERGY_J))

@@ -1,8 +1,10 @@
 """Small model builders, one per architecture, sized by arguments."""
 
+from .ca3 import CA3Memory, ReferenceCAM
 from .meta_spikeformer import MetaSpikeFormer
 from .metaformer import MetaFormer, SpikingMetaFormer
 from .mlp import MLP, SpikingMLP
+from .place import DiehlCook, ModularSNN
 from .spikformer import MaskedReconstruction, Spikformer
 from .step import SpikingTransformer, benchmark
 from .transformer import (
@@ -14,7 +16,7 @@ from .transformer import (
     sinusoidal_pe,
 )
 
-__all__ = ["MLP", "CharLM", "Forecaster", "MaskedReconstruction", "MetaFormer",
-           "MetaSpikeFormer", "PatchClassifier", "SpikingMLP", "SpikingMetaFormer",
-           "SpikingTransformer", "Spikformer", "Transformer", "TransformerBlock", "benchmark",
-           "sinusoidal_pe"]
+__all__ = ["MLP", "CA3Memory", "CharLM", "DiehlCook", "Forecaster", "MaskedReconstruction",
+           "MetaFormer", "MetaSpikeFormer", "ModularSNN", "PatchClassifier", "ReferenceCAM",
+           "SpikingMLP", "SpikingMetaFormer", "SpikingTransformer", "Spikformer", "Transformer",
+           "TransformerBlock", "benchmark", "sinusoidal_pe"]
