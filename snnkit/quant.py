@@ -263,11 +263,10 @@ class IELIF(nn.Module):
 
     def forward(self, x: torch.Tensor):
         x = self.rectify(x)
-        h = torch.zeros_like(x[0])
-        s_prev = torch.zeros_like(x[0])
+        h = s_prev = None                                 # at rest
         spikes, mems = [], []
         for t in range(x.shape[0]):
-            h = self.beta * (h - s_prev) + x[t]
+            h = x[t] if h is None else self.beta * (h - s_prev) + x[t]
             counts = integer_spike(h, self.D)
             s_prev = counts / self.D
             spikes.append(counts * self.out_scale)

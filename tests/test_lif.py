@@ -74,6 +74,27 @@ def test_fused_equals_reference_including_beta_and_h0_grads(reset, surrogate):
         torch.testing.assert_close(g, g_ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("T", [1, 2, 5])
+@pytest.mark.parametrize("with_h0", [False, True])
+@pytest.mark.parametrize("learn_beta", [False, True])
+def test_fast_paths_at_rest_and_one_step_equal_reference(reset, T, with_h0, learn_beta):
+    """h0=None (a neuron at rest) and T=1 take shortcuts; every combination of what needs a
+    gradient must still give the reference's values and gradients."""
+    torch.manual_seed(4)
+    x = torch.randn(T, 3, 5, requires_grad=True)
+    beta = torch.rand(5).mul(0.5).add(0.4).requires_grad_(learn_beta)
+    h0 = (torch.rand(3, 5) * 1.5).requires_grad_() if with_h0 else None
+    out = lif_sequence(x, beta, 0.8, reset, ATan(), h0)
+    ref = lif_sequence_reference(x, beta, 0.8, reset, ATan(), h0)
+    assert torch.equal(out[0], ref[0]) and torch.equal(out[1], ref[1])
+    inputs = [x] + ([beta] if learn_beta else []) + ([h0] if with_h0 else [])
+    grads = torch.autograd.grad(loss_of(*out), inputs)
+    grads_ref = torch.autograd.grad(loss_of(*ref), inputs)
+    for g, g_ref in zip(grads, grads_ref, strict=True):
+        torch.testing.assert_close(g, g_ref, rtol=1e-5, atol=1e-5)
+
+
 def test_only_spikes_or_only_membrane_used():
     x = torch.randn(5, 3, 4, requires_grad=True)
     for pick in (0, 1):

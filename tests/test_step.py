@@ -111,6 +111,12 @@ def test_benchmark_one_call_same_seeds_and_budget():
     again = benchmark({"lif": {}}, (X, y, X, y), base=TINY, seeds=(0, 1), epochs=1, batch_size=8,
                       progress=False)
     assert again["lif"]["accs"] == table["lif"]["accs"]        # deterministic given the seeds
+    mixed = benchmark({"lif": {}, "if": {"neuron": "if"}}, (X, y, X, y), base=TINY, seeds=(0, 1),
+                      seeds_for={"if": [0]}, epochs=1, batch_size=8, progress=False)
+    assert len(mixed["lif"]["accs"]) == 2 and mixed["if"]["accs"] == table["if"]["accs"][:1]
+    assert "(if: [0])" in str(mixed)
+    with pytest.raises(KeyError, match="seeds_for"):
+        benchmark({"lif": {}}, (X, y, X, y), base=TINY, seeds_for={"plif": [0]}, epochs=1)
 
 
 def test_firing_rate_counts_multibit_levels():

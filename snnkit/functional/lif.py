@@ -86,14 +86,17 @@ def _forward_loop(x, h0, beta, threshold: float, reset: str):
     Four elementwise kernels a step and no allocation: the same arithmetic, in the same order,
     as :func:`lif_step` (``(beta*h + x) - threshold*r``), so results are bit-identical. The reset
     ``r`` of step t is the spike of step t-1, so it is written straight into the spike tensor.
+    ``h0=None`` is a neuron at rest: its first step is ``h[0] = x[0]`` (one copy).
     """
     mem, spikes = torch.empty_like(x), torch.empty_like(x)
-    r = torch.gt(h0, threshold).to(x.dtype)
     h = h0
     for t in range(x.shape[0]):
-        if t > 0:
-            r = torch.gt(h, threshold, out=spikes[t - 1])
         out = mem[t]
+        if h is None:
+            out.copy_(x[t])
+            h = out
+            continue
+        r = torch.gt(h, threshold, out=spikes[t - 1]) if t > 0 else (h > threshold).to(x.dtype)
         if reset == "zero":
             torch.mul(h, 1 - r, out=out)
             out.mul_(beta).add_(x[t])
@@ -107,12 +110,15 @@ def _forward_loop(x, h0, beta, threshold: float, reset: str):
     return spikes, mem
 
 
-def _backward_loop(grad_s, grad_h, mem, h0, beta, threshold, reset, surrogate, need_beta):
-    """Reverse-time pass. Returns gradients for ``x`` ``[T, ...]``, ``h0`` and (if ``need_beta``)
-    the unreduced ``beta`` term ``sum_t dL/dh[t] * dh[t]/dbeta``.
+def _backward_loop(grad_s, grad_h, mem, h0, beta, threshold, reset, surrogate, need_beta,
+                   need_h0=True):
+    """Reverse-time pass. Returns gradients for ``x`` ``[T, ...]``, ``h0`` (``None`` unless
+    ``need_h0``) and (if ``need_beta``) the unreduced ``beta`` term
+    ``sum_t dL/dh[t] * dh[t]/dbeta``. ``h0=None`` is a neuron at rest.
 
     Everything that does not depend on the carried gradient is computed for all steps at once;
     the loop itself is two kernels a step: ``dh[t] = g[t] + carry``, ``carry = dh[t] * m[t]``.
+    With one step and neither ``h0`` nor ``beta`` needed, only the first line is left.
     """
     if grad_s is None:  # only the membrane was used
         grad_x = grad_h.clone()
@@ -120,13 +126,18 @@ def _backward_loop(grad_s, grad_h, mem, h0, beta, threshold, reset, surrogate, n
         grad_x = surrogate.derivative_(mem - threshold).mul_(grad_s)
         if grad_h is not None:
             grad_x.add_(grad_h)
+    T = mem.shape[0]
+    if T == 1 and not (need_h0 or need_beta):
+        return grad_x, None, None
+    if (reset == "zero" or need_beta) and h0 is None:
+        h0 = torch.zeros_like(mem[0])
     h_prev = torch.cat([h0.unsqueeze(0), mem[:-1]]) if reset == "zero" or need_beta else None
     keep = (h_prev <= threshold).to(mem.dtype) if reset == "zero" else None  # not reset at t
     decay = (beta * keep if reset == "zero" else beta).expand_as(mem)
-    carry = torch.zeros_like(mem[0])
-    for t in range(mem.shape[0] - 1, -1, -1):
-        dh = grad_x[t].add_(carry)
-        torch.mul(dh, decay[t], out=carry)
+    carry, buffer = None, torch.empty_like(mem[0])
+    for t in range(T - 1, -1, -1):
+        dh = grad_x[t] if carry is None else grad_x[t].add_(carry)
+        carry = torch.mul(dh, decay[t], out=buffer) if t > 0 or need_h0 else None
     if not need_beta:
         return grad_x, carry, None
     return grad_x, carry, grad_x * (h_prev * keep if reset == "zero" else h_prev)
@@ -142,8 +153,10 @@ def _forward_graph(x, h0, beta, threshold: float, reset: str):
     return (mem > threshold).to(x.dtype), mem
 
 
-def _backward_graph(grad_s, grad_h, mem, h0, beta, threshold, reset, surrogate, need_beta):
-    """:func:`_backward_loop` written out of place, the form ``torch.compile`` fuses well."""
+def _backward_graph(grad_s, grad_h, mem, h0, beta, threshold, reset, surrogate, need_beta,
+                    need_h0=True):
+    """:func:`_backward_loop` written out of place, the form ``torch.compile`` fuses well
+    (``h0`` is a tensor here; its gradient is always returned)."""
     if grad_s is None:
         g = grad_h
     else:
@@ -208,7 +221,7 @@ class _LIFSequence(torch.autograd.Function):
         threshold, reset, surrogate, compiled = ctx.settings
         grad_x, grad_h0, grad_beta = _run(
             1, compiled, grad_s, grad_h, mem, h0, beta, threshold, reset, surrogate,
-            ctx.needs_input_grad[2])
+            ctx.needs_input_grad[2], ctx.needs_input_grad[1])
         if grad_beta is not None:
             grad_beta = grad_beta.sum_to_size(beta.shape)
         return grad_x, grad_h0, grad_beta, None, None, None, None
@@ -236,7 +249,7 @@ def lif_sequence(
     eager loops.
     """
     _check_reset(reset)
-    if h0 is None:
+    if h0 is None and compiled:
         h0 = torch.zeros_like(x[0])
     if not torch.is_tensor(beta):
         beta = torch.tensor(float(beta), dtype=x.dtype, device=x.device)

@@ -312,7 +312,8 @@ class BenchmarkTable:
             lines.append(f"{r['name'][:15]:<16}{r['acc_mean']:>11.3f} ± {r['acc_std']:.3f}"
                          f"{seeds:>24}{fr:>11}{r['params']:>9,}{r['seconds']:>8.1f}")
         s = self.settings
-        lines.append(f"same for all: seeds {s['seeds']}, {s['epochs']} epochs, AdamW lr "
+        other = "".join(f" ({n}: {v})" for n, v in s.get("seeds_for", {}).items())
+        lines.append(f"same for all: seeds {s['seeds']}{other}, {s['epochs']} epochs, AdamW lr "
                      f"{s['lr']}, batch {s['batch_size']}, base {s['base']}")
         return "\n".join(lines)
 
@@ -389,15 +390,16 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], *, epochs: 
 
 
 def benchmark(variants: dict[str, dict], data, *, base: dict | None = None, seeds=(0, 1, 2),
-              epochs: int = 6, lr: float = 2e-3, batch_size: int = 64, device="cpu",
-              progress: bool = True) -> BenchmarkTable:
+              seeds_for: dict | None = None, epochs: int = 6, lr: float = 2e-3,
+              batch_size: int = 64, device="cpu", progress: bool = True) -> BenchmarkTable:
     """Train and test every variant under the same budget, in one call.
 
     ``variants``: name -> keyword arguments that differ from ``base`` (both passed to
     :meth:`SpikingTransformer.from_config`, so STEP's yml keys work too). ``data``:
     ``(X_train, y_train, X_test, y_test)``, images ``[N, C, H, W]``. Every variant trains with
     every seed in ``seeds`` (the seed fixes the initial weights and the batch order) under the
-    same :func:`train` recipe (``epochs``, ``lr``, ``batch_size``). Returns a
+    same :func:`train` recipe (``epochs``, ``lr``, ``batch_size``); ``seeds_for`` gives some
+    variants other seeds (e.g. fewer for swaps that are only reported). Returns a
     :class:`BenchmarkTable`.
     """
     from tqdm.auto import tqdm
@@ -407,7 +409,11 @@ def benchmark(variants: dict[str, dict], data, *, base: dict | None = None, seed
     base = dict(base or {})
     Xtr, ytr, Xte, yte = data
     rows, models = [], {}
-    jobs = [(name, s) for name in variants for s in seeds]
+    seeds_for = {name: list(v) for name, v in (seeds_for or {}).items()}
+    unknown = set(seeds_for) - set(variants)
+    if unknown:
+        raise KeyError(f"seeds_for names {sorted(unknown)}, not variants {list(variants)}")
+    jobs = [(name, s) for name in variants for s in seeds_for.get(name, seeds)]
     bar = tqdm(jobs, desc="benchmark", disable=not progress)
     accs: dict[str, list[float]] = {}
     secs: dict[str, list[float]] = {}
@@ -429,8 +435,8 @@ def benchmark(variants: dict[str, dict], data, *, base: dict | None = None, seed
                      "firing_rate": firing_rate(model, Xte[:256].to(device)),
                      "params": sum(p.numel() for p in model.parameters()),
                      "seconds": sum(secs[name]) / len(secs[name])})
-    settings = {"seeds": list(seeds), "epochs": epochs, "lr": lr, "batch_size": batch_size,
-                "base": base, "n_train": len(Xtr), "n_test": len(Xte)}
+    settings = {"seeds": list(seeds), "seeds_for": seeds_for, "epochs": epochs, "lr": lr,
+                "batch_size": batch_size, "base": base, "n_train": len(Xtr), "n_test": len(Xte)}
     return BenchmarkTable(rows, settings, models)
 
 

@@ -93,7 +93,7 @@ def encode(s: torch.Tensor, scheme: str, steps: int | None = None) -> torch.Tens
     s = s.round().long()
     t = torch.arange(T, device=s.device).view(-1, *([1] * s.dim()))
     if scheme in ("binary", "ternary"):
-        spikes = s.sign() * (s.abs() > t)
+        spikes = s.sign().to(torch.int8) * (s.abs() > t)      # int8: T can be large
     elif scheme == "bitwise":
         spikes = s.sign() * ((s.abs() >> t) & 1)
     else:
