@@ -78,7 +78,16 @@ class Run:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MiB (what one chapter's kernel needs)."""
+    """This process's peak resident memory so far, in MiB (what one chapter's kernel needs).
+
+    On Linux it is ``VmHWM`` from ``/proc/self/status``: ``getrusage``'s ``ru_maxrss`` survives
+    fork and exec, so a kernel started by a large process (a test worker, the CLI) would report
+    its parent's peak. Elsewhere ``ru_maxrss``."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kib / 1024 if sys.platform != "darwin" else kib / 2**20
 

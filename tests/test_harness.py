@@ -156,3 +156,18 @@ def test_book_check_finds_pages_without_executed_figures(tmp_path):
     (tmp_path / "_images" / "fig.png").write_bytes(b"png")
     missing = cli._pages_without_figures(tmp_path)
     assert first.id not in missing and second.id in missing
+
+
+def test_peak_memory_is_the_process_own_not_its_parents():
+    """A kernel started by a big process must not report the parent's peak (``ru_maxrss``
+    survives fork and exec on Linux)."""
+    import subprocess
+    import sys
+
+    ballast = bytearray(1024 * 2**20)               # 1 GiB, touched so it is resident
+    ballast[::4096] = b"\1" * len(ballast[::4096])
+    code = "from snnkit.harness import peak_rss_mb; print(peak_rss_mb())"
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True).stdout)
+    del ballast
+    assert 10 < child < 900                         # torch imported, but no inherited GiB
